@@ -1,0 +1,1 @@
+"""Infrastructure for LangChain/LangGraph applications: resilient LLM routing and graph nodes."""

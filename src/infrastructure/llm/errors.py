@@ -1,0 +1,70 @@
+"""Exceptions raised by the routing layer; each one says what failed and where."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class LLMWrapperError(Exception):
+    """Base class for every error this package raises on purpose."""
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem found in one configuration file."""
+
+    file: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.path}" if self.path else self.file
+        return f"{where}: {self.message}"
+
+
+class ConfigError(LLMWrapperError):
+    """Configuration could not be loaded; lists every issue found, each naming file and field."""
+
+    def __init__(self, issues: Sequence[ConfigIssue]) -> None:
+        self.issues = list(issues)
+        lines = [str(issue) for issue in self.issues]
+        head = "invalid LLM configuration" if len(lines) != 1 else "invalid LLM configuration:"
+        body = lines[0] if len(lines) == 1 else "\n".join(f"  - {line}" for line in lines)
+        super().__init__(f"{head} {body}" if len(lines) == 1 else f"{head}:\n{body}")
+
+
+class NoCapacityError(LLMWrapperError):
+    """An echelon's concurrency or rpm limit had no room before the call's time ran out."""
+
+    retryable = True
+
+
+class CircuitOpenError(LLMWrapperError):
+    """Every instance of a target has an open circuit breaker."""
+
+    retryable = True
+
+
+class DeadlineExceededError(LLMWrapperError):
+    """The per-call deadline passed before any target answered."""
+
+    retryable = True
+
+
+class AllTargetsFailedError(LLMWrapperError):
+    """Every target the fallback chain allowed was tried and none answered."""
+
+    def __init__(self, message: str, attempts: Sequence[str], last_error: BaseException | None):
+        self.attempts = list(attempts)
+        self.last_error = last_error
+        super().__init__(message)
+
+
+class StreamInterruptedError(LLMWrapperError):
+    """A stream failed after chunks were already delivered; the partial text is kept here."""
+
+    def __init__(self, message: str, partial_text: str, cause: BaseException) -> None:
+        self.partial_text = partial_text
+        self.cause = cause
+        super().__init__(f"{message} (after {len(partial_text)} characters of output)")
