@@ -1,0 +1,291 @@
+"""Pydantic models of the LLM configuration: the model registry, task groups and their fallback.
+
+Every model forbids unknown fields and is frozen. Cross-field checks report the exact field they
+concern. References between files (models named by groups, fallback targets) are checked by the
+loader, which knows which file said what.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from infrastructure.llm.config.field_path import Loc
+from infrastructure.llm.config.targets import FallbackTarget, echelon_name
+
+Provider = Literal["openai", "anthropic", "mock"]
+FallbackStrategy = Literal["echelon_down", "task_group_switch", "provider_failover"]
+
+# Keys of `params` that have their own field on ModelConfig (api_key must stay a SecretStr).
+_RESERVED_PARAMS = frozenset({"model", "base_url", "api_key"})
+_URL = re.compile(r"^https?://[^\s/]+")
+_GROUP_NAME = re.compile(r"^[^.\s]+$")
+
+
+def _check_url(value: str) -> str:
+    """Accept only http(s) URLs."""
+    if not _URL.match(value):
+        raise ValueError(
+            f"expected an http:// or https:// URL such as http://127.0.0.1:8000/v1, got {value!r}"
+        )
+    return value
+
+
+def _check_group_name(value: str) -> str:
+    """Group names may not hold dots or spaces: a dot separates group and echelon in targets."""
+    if not _GROUP_NAME.match(value):
+        raise ValueError(
+            f"expected a group name without dots or spaces (a dot separates group and echelon "
+            f"in 'group.echelonN'), got {value!r}"
+        )
+    return value
+
+
+def _check_target(value: str) -> str:
+    """Accept `group` or `group.echelonN`."""
+    FallbackTarget.parse(value)
+    return value
+
+
+NonEmptyStr = Annotated[str, Field(min_length=1)]
+HttpUrlText = Annotated[str, AfterValidator(_check_url)]
+GroupName = Annotated[str, AfterValidator(_check_group_name)]
+TargetText = Annotated[str, AfterValidator(_check_target)]
+
+
+def _field_errors(title: str, errors: list[tuple[Loc, str]]) -> ValidationError:
+    """A ValidationError whose errors point at the given fields (pydantic nests their locations)."""
+    return ValidationError.from_exception_data(
+        title,
+        [
+            InitErrorDetails(type=PydanticCustomError("config", message), loc=loc, input=None)
+            for loc, message in errors
+        ],
+    )
+
+
+class StrictModel(BaseModel):
+    """Base of every config model: unknown fields are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+class EndpointConfig(StrictModel):
+    """One instance of a model; unset `base_url`/`api_key` are inherited from the model."""
+
+    base_url: HttpUrlText | None = None
+    api_key: SecretStr | None = None
+    name: NonEmptyStr | None = None
+    weight: float = Field(default=1.0, gt=0)
+
+
+class InstanceConfig(StrictModel):
+    """A resolved endpoint: everything needed to reach one instance, under a stable id."""
+
+    instance_id: str
+    base_url: str | None
+    api_key: SecretStr | None
+    weight: float
+
+
+class ModelConfig(StrictModel):
+    """One registry entry: a provider's model, its default call params and its instances."""
+
+    name: NonEmptyStr
+    provider: Provider
+    model: NonEmptyStr
+    base_url: HttpUrlText | None = None
+    api_key: SecretStr | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    endpoints: list[EndpointConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelConfig:
+        errors: list[tuple[Loc, str]] = [
+            (("params", key), f"{key!r} is a field of the model itself; set it outside params")
+            for key in sorted(_RESERVED_PARAMS & self.params.keys())
+        ]
+        if self.provider == "openai" and self.base_url is None:
+            if not self.endpoints:
+                errors.append(
+                    (
+                        ("base_url",),
+                        "provider 'openai' needs a base_url, on the model or on every endpoint",
+                    )
+                )
+            errors.extend(
+                (
+                    ("endpoints", index, "base_url"),
+                    "provider 'openai' needs a base_url here, since the model sets none",
+                )
+                for index, endpoint in enumerate(self.endpoints)
+                if endpoint.base_url is None
+            )
+        seen: set[str] = set()
+        for index, endpoint in enumerate(self.endpoints):
+            instance_id = self._instance_id(index, endpoint)
+            if instance_id in seen:
+                errors.append(
+                    (
+                        ("endpoints", index, "name"),
+                        f"instance id {instance_id!r} is already used by another endpoint; "
+                        "endpoint names must be unique within a model",
+                    )
+                )
+            seen.add(instance_id)
+        if errors:
+            raise _field_errors(type(self).__name__, errors)
+        return self
+
+    def _instance_id(self, index: int, endpoint: EndpointConfig) -> str:
+        """`<model>#<endpoint name>`, or `<model>#<index>` for an unnamed endpoint."""
+        return f"{self.name}#{endpoint.name if endpoint.name is not None else index}"
+
+    def instances(self) -> list[InstanceConfig]:
+        """Resolved endpoints, inheritance applied; the model itself when it lists no endpoints."""
+        endpoints = self.endpoints or [EndpointConfig()]
+        return [
+            InstanceConfig(
+                instance_id=self._instance_id(index, endpoint),
+                base_url=endpoint.base_url or self.base_url,
+                api_key=endpoint.api_key or self.api_key,
+                weight=endpoint.weight,
+            )
+            for index, endpoint in enumerate(endpoints)
+        ]
+
+
+class CircuitBreakerConfig(StrictModel):
+    """Per-instance breaker: opens after consecutive failures, probes again after recovery_time."""
+
+    failure_threshold: int = Field(default=5, ge=1)
+    recovery_time: float = Field(default=60.0, gt=0)
+    half_open_requests: int = Field(default=1, ge=1)
+
+
+class FallbackConfig(StrictModel):
+    """How a task group moves on when its current target is exhausted."""
+
+    strategy: FallbackStrategy = "echelon_down"
+    fallback_groups: list[TargetText] = Field(default_factory=list)
+    max_attempts: int = Field(default=3, ge=1)
+    retry_delay: float = Field(default=0.0, ge=0)
+    circuit_breaker: CircuitBreakerConfig = Field(default_factory=CircuitBreakerConfig)
+    deadline: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> FallbackConfig:
+        if self.strategy == "task_group_switch" and not self.fallback_groups:
+            raise _field_errors(
+                type(self).__name__,
+                [
+                    (
+                        ("fallback_groups",),
+                        "strategy 'task_group_switch' needs at least one fallback target "
+                        "('group' or 'group.echelonN')",
+                    )
+                ],
+            )
+        return self
+
+    def targets(self) -> list[FallbackTarget]:
+        """`fallback_groups` parsed, in order."""
+        return [FallbackTarget.parse(text) for text in self.fallback_groups]
+
+
+class EchelonConfig(StrictModel):
+    """One tier of a task group: its models and the limits and timing its calls obey."""
+
+    models: list[NonEmptyStr] = Field(min_length=1)
+    concurrency_limit: int | None = Field(default=None, ge=1)
+    rpm_limit: int | None = Field(default=None, ge=1)
+    priority: int | None = None
+    timeout: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=2, ge=0)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1)
+    first_chunk_timeout: float | None = Field(default=None, gt=0)
+    spill_over: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> EchelonConfig:
+        first_index: dict[str, int] = {}
+        errors: list[tuple[Loc, str]] = []
+        for index, name in enumerate(self.models):
+            if name in first_index:
+                errors.append(
+                    (
+                        ("models", index),
+                        f"model {name!r} is already listed at models[{first_index[name]}]",
+                    )
+                )
+            first_index.setdefault(name, index)
+        if errors:
+            raise _field_errors(type(self).__name__, errors)
+        return self
+
+
+class TaskGroupConfig(StrictModel):
+    """A named task group: echelons tried in order (1 first) and its fallback settings."""
+
+    name: GroupName
+    description: str = ""
+    echelons: dict[Annotated[int, Field(ge=1)], EchelonConfig]
+    fallback_config: FallbackConfig = Field(default_factory=FallbackConfig)
+
+    @model_validator(mode="after")
+    def _check(self) -> TaskGroupConfig:
+        numbers = sorted(self.echelons)
+        if not numbers:
+            raise _field_errors(
+                type(self).__name__,
+                [
+                    (
+                        ("echelons",),
+                        "a task group needs at least one echelon, starting with echelon1",
+                    )
+                ],
+            )
+        missing = [n for n in range(1, numbers[-1]) if n not in self.echelons]
+        if missing:
+            have = ", ".join(echelon_name(n) for n in numbers)
+            raise _field_errors(
+                type(self).__name__,
+                [
+                    (
+                        ("echelons", n),
+                        f"{echelon_name(n)} is missing; echelons are numbered from echelon1 "
+                        f"without gaps (found {have})",
+                    )
+                    for n in missing
+                ],
+            )
+        return self
+
+    def ordered_echelons(self) -> list[tuple[int, EchelonConfig]]:
+        """`(number, echelon)` pairs, echelon1 first."""
+        return sorted(self.echelons.items())
+
+    def echelon_names(self) -> list[str]:
+        """`echelon1`, `echelon2`, ... in order."""
+        return [echelon_name(number) for number in sorted(self.echelons)]
+
+
+class LLMConfig(StrictModel):
+    """Everything loaded from one config directory: the model registry and the task groups."""
+
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
+    groups: dict[str, TaskGroupConfig] = Field(default_factory=dict)
+    source_dir: Path | None = None
