@@ -37,19 +37,13 @@ class ConfigError(LLMWrapperError):
 class NoCapacityError(LLMWrapperError):
     """An echelon's concurrency or rpm limit had no room before the call's time ran out."""
 
-    retryable = True
-
 
 class CircuitOpenError(LLMWrapperError):
     """Every instance of a target has an open circuit breaker."""
 
-    retryable = True
-
 
 class DeadlineExceededError(LLMWrapperError):
     """The per-call deadline passed before any target answered."""
-
-    retryable = True
 
 
 class AllTargetsFailedError(LLMWrapperError):
