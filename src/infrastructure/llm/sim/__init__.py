@@ -1,0 +1,7 @@
+"""An OpenAI-compatible simulator on loopback with fault modes, for tests, demos and benchmarks."""
+
+from infrastructure.llm.sim.faults import FaultMode
+from infrastructure.llm.sim.server import SimServer
+from infrastructure.llm.sim.stats import SimStats
+
+__all__ = ["FaultMode", "SimServer", "SimStats"]
