@@ -1,0 +1,49 @@
+"""Resilient routing across fleets of chat models, exposed as LangChain chat models."""
+
+from __future__ import annotations
+
+from infrastructure.llm.config import (
+    CircuitBreakerConfig,
+    EchelonConfig,
+    FallbackConfig,
+    LLMConfig,
+    ModelConfig,
+    TaskGroupConfig,
+    load_config_dir,
+)
+from infrastructure.llm.errors import (
+    AllTargetsFailedError,
+    CircuitOpenError,
+    ConfigError,
+    DeadlineExceededError,
+    LLMWrapperError,
+    NoCapacityError,
+    StreamInterruptedError,
+)
+from infrastructure.llm.factory import LLMWrapperFactory
+from infrastructure.llm.fallback import EnhancedFallbackManager
+from infrastructure.llm.task_group_manager import TaskGroupManager
+from infrastructure.llm.wrappers.base import BaseLLMWrapper
+from infrastructure.llm.wrappers.task_group import TaskGroupWrapper
+
+__all__ = [
+    "AllTargetsFailedError",
+    "BaseLLMWrapper",
+    "CircuitBreakerConfig",
+    "CircuitOpenError",
+    "ConfigError",
+    "DeadlineExceededError",
+    "EchelonConfig",
+    "EnhancedFallbackManager",
+    "FallbackConfig",
+    "LLMConfig",
+    "LLMWrapperError",
+    "LLMWrapperFactory",
+    "ModelConfig",
+    "NoCapacityError",
+    "StreamInterruptedError",
+    "TaskGroupConfig",
+    "TaskGroupManager",
+    "TaskGroupWrapper",
+    "load_config_dir",
+]

@@ -1,0 +1,6 @@
+"""Chat-model wrappers that route each call across many instances."""
+
+from infrastructure.llm.wrappers.base import BaseLLMWrapper
+from infrastructure.llm.wrappers.task_group import TaskGroupWrapper
+
+__all__ = ["BaseLLMWrapper", "TaskGroupWrapper"]

@@ -1,0 +1,106 @@
+"""LLMWrapperFactory: creates wrappers by name, caches them, and reports on all of them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from infrastructure.llm.clock import Clock
+from infrastructure.llm.errors import LLMWrapperError
+from infrastructure.llm.fallback import EnhancedFallbackManager
+from infrastructure.llm.shared_state import SharedState
+from infrastructure.llm.task_group_manager import TaskGroupManager
+from infrastructure.llm.wrappers.base import BaseLLMWrapper
+from infrastructure.llm.wrappers.task_group import TaskGroupWrapper
+
+_TASK_GROUP_OPTIONS = frozenset(
+    {"target", "fallback_groups", "strategy", "max_attempts", "deadline"}
+)
+
+
+class LLMWrapperFactory:
+    """Registry of named wrappers sharing one set of managers (and so one set of breakers)."""
+
+    def __init__(
+        self,
+        task_group_manager: TaskGroupManager,
+        fallback_manager: EnhancedFallbackManager | None = None,
+    ) -> None:
+        self.task_group_manager = task_group_manager
+        self.fallback_manager = fallback_manager or EnhancedFallbackManager(task_group_manager)
+        self._wrappers: dict[str, BaseLLMWrapper] = {}
+
+    @classmethod
+    def from_config_dir(
+        cls,
+        path: str | Path,
+        *,
+        state: SharedState | None = None,
+        clock: Clock | None = None,
+    ) -> LLMWrapperFactory:
+        """Load a config directory and register `<group>_wrapper` for every task group."""
+        manager = TaskGroupManager.from_config_dir(path, state=state, clock=clock)
+        factory = cls(manager)
+        for group in manager.group_names():
+            factory.create_task_group_wrapper(f"{group}_wrapper", {"target": group})
+        return factory
+
+    def create_task_group_wrapper(
+        self, name: str, config: dict[str, Any] | None = None
+    ) -> TaskGroupWrapper:
+        """Create and register a wrapper; `config` takes `target` plus fallback overrides."""
+        options = dict(config or {})
+        unknown = sorted(set(options) - _TASK_GROUP_OPTIONS)
+        if unknown:
+            raise LLMWrapperError(
+                f"wrapper {name!r}: unknown option(s) {unknown}; "
+                f"expected some of {sorted(_TASK_GROUP_OPTIONS)}"
+            )
+        if "target" not in options:
+            raise LLMWrapperError(f"wrapper {name!r}: config needs a 'target' ('group.echelonN')")
+        self._check_free(name)
+        wrapper = TaskGroupWrapper(
+            name=name,
+            task_group_manager=self.task_group_manager,
+            fallback_manager=self.fallback_manager,
+            **options,
+        )
+        self._wrappers[name] = wrapper
+        return wrapper
+
+    def get_wrapper(self, name: str) -> BaseLLMWrapper:
+        try:
+            return self._wrappers[name]
+        except KeyError:
+            known = ", ".join(sorted(self._wrappers)) or "none registered"
+            raise LLMWrapperError(f"no wrapper named {name!r} (known: {known})") from None
+
+    def has_wrapper(self, name: str) -> bool:
+        return name in self._wrappers
+
+    def list_wrappers(self) -> list[str]:
+        return sorted(self._wrappers)
+
+    def remove_wrapper(self, name: str) -> None:
+        self.get_wrapper(name)
+        del self._wrappers[name]
+
+    def get_wrapper_stats(self) -> dict[str, Any]:
+        types: dict[str, int] = {}
+        for wrapper in self._wrappers.values():
+            types[wrapper.wrapper_type] = types.get(wrapper.wrapper_type, 0) + 1
+        return {
+            "total_wrappers": len(self._wrappers),
+            "wrapper_types": types,
+            "wrappers": {name: w.get_stats() for name, w in self._wrappers.items()},
+        }
+
+    def health_check_all(self) -> dict[str, dict[str, Any]]:
+        """Probe the instances behind every wrapper now."""
+        return {name: w.health_check() for name, w in self._wrappers.items()}
+
+    def _check_free(self, name: str) -> None:
+        if name in self._wrappers:
+            raise LLMWrapperError(
+                f"a wrapper named {name!r} already exists; use get_wrapper({name!r})"
+            )

@@ -1,0 +1,34 @@
+"""One instance: one endpoint of one model, owning the chat model that talks to it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from langchain_core.language_models import BaseChatModel
+
+
+@dataclass(eq=False)
+class Instance:
+    """A routable endpoint. `cooldown_until` holds it back after a 429 or a misconfiguration."""
+
+    id: str
+    model_name: str
+    provider: str
+    model: str
+    base_url: str | None
+    chat_model: BaseChatModel = field(repr=False)
+    cooldown_until: float = 0.0
+
+    @property
+    def accepts_request_timeout(self) -> bool:
+        """Whether the chat model takes a per-request `timeout` keyword (the OpenAI SDK does)."""
+        return self.provider == "openai"
+
+    def describe(self) -> dict[str, str | None]:
+        """Public facts about the instance; never includes credentials."""
+        return {
+            "instance": self.id,
+            "model": self.model_name,
+            "provider": self.provider,
+            "base_url": self.base_url,
+        }

@@ -1,0 +1,77 @@
+"""A target: one echelon of one task group, with its instances, breakers and limits."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from infrastructure.llm.circuit_breaker import CircuitBreaker, CircuitState
+from infrastructure.llm.config.schema import EchelonConfig
+from infrastructure.llm.errors import CircuitOpenError
+from infrastructure.llm.instance import Instance
+from infrastructure.llm.limits import EchelonLimiter
+
+
+@dataclass(eq=False)
+class Target:
+    """Where a call can be sent: `group.echelonN`. Picks instances round-robin among usable ones."""
+
+    group: str
+    echelon: int
+    config: EchelonConfig
+    instances: list[Instance]
+    breakers: list[CircuitBreaker]
+    limiter: EchelonLimiter
+    call_params: dict[str, Any]
+    _cursor: itertools.count = field(default_factory=itertools.count, repr=False)
+
+    @property
+    def name(self) -> str:
+        return f"{self.group}.echelon{self.echelon}"
+
+    @property
+    def first_chunk_timeout(self) -> float:
+        return self.config.first_chunk_timeout or self.config.timeout
+
+    def pick(self, tried: set[int], now: float) -> int:
+        """Index of the next instance to use, preferring ones this call has not tried yet.
+
+        Reserves the breaker's permission for the chosen instance (a probe slot when
+        half-open). Raises CircuitOpenError when every instance is open or cooling down.
+        """
+        count = len(self.instances)
+        start = next(self._cursor) % count
+        retry_candidates: list[int] = []
+        for step in range(count):
+            index = (start + step) % count
+            if self.instances[index].cooldown_until > now:
+                continue
+            if index in tried:
+                retry_candidates.append(index)
+            elif self.breakers[index].try_acquire():
+                return index
+        for index in retry_candidates:
+            if self.breakers[index].try_acquire():
+                return index
+        states = ", ".join(
+            f"{inst.id}={breaker.state.value}"
+            + (" (cooling down)" if inst.cooldown_until > now else "")
+            for inst, breaker in zip(self.instances, self.breakers, strict=True)
+        )
+        raise CircuitOpenError(f"{self.name}: no instance can take a call now ({states})")
+
+    def has_untried(self, tried: set[int], now: float) -> bool:
+        """Whether some instance not yet tried by this call could take it right away."""
+        return any(
+            index not in tried
+            and inst.cooldown_until <= now
+            and self.breakers[index].state is not CircuitState.OPEN
+            for index, inst in enumerate(self.instances)
+        )
+
+    def breaker_states(self) -> dict[str, dict[str, Any]]:
+        return {
+            inst.id: breaker.snapshot()
+            for inst, breaker in zip(self.instances, self.breakers, strict=True)
+        }
