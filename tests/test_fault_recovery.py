@@ -170,3 +170,37 @@ def test_all_targets_down_is_one_clear_error(
     assert "good#0" in message
     assert "sk-test-secret" not in message
     assert wrapper.get_stats()["failed_requests"] == 1
+
+
+@pytest.mark.parametrize("mode", ["stream", "astream"])
+def test_first_chunk_timeout_fails_a_slow_stream_over(
+    mode: str, start_sim: StartSim, manager_for: Any
+) -> None:
+    # Echelon 1 would answer within its 30 s timeout, but not within 0.3 s to a first chunk.
+    slow, good = start_sim("slow:2"), start_sim("healthy")
+    models, groups = two_echelons(slow.base_url, good.base_url, timeout=30, first_chunk_timeout=0.3)
+    wrapper = TaskGroupWrapper(target="g", task_group_manager=manager_for(models, groups))
+    assert answer(wrapper, mode) == EXPECTED
+    assert wrapper.get_fallback_history()[-1]["to_target"] == "g.echelon2"
+    assert wrapper.get_stats()["fallbacks"] == 1
+    assert slow.wait_for(lambda s: s.cancelled == 1).cancelled == 1
+
+
+def test_task_group_switch_goes_straight_to_the_fallback_group(
+    start_sim: StartSim, manager_for: Any
+) -> None:
+    bad, good = start_sim("error_rate:1.0"), start_sim("healthy")
+    models = {"bad": openai_model(bad.base_url), "good": openai_model(good.base_url)}
+    groups = {
+        "primary": {
+            "echelon1": {"models": ["bad"], "max_retries": 0},
+            "echelon2": {"models": ["bad"], "max_retries": 0},
+            "fallback_config": {"strategy": "task_group_switch", "fallback_groups": ["backup"]},
+        },
+        "backup": {"echelon1": {"models": ["good"]}},
+    }
+    wrapper = TaskGroupWrapper(target="primary", task_group_manager=manager_for(models, groups))
+    assert [t.name for t in wrapper.plan.targets] == ["primary.echelon1", "backup.echelon1"]
+    routing = wrapper.invoke("hi").response_metadata["routing"]
+    assert routing["group"] == "backup"
+    assert bad.stats.requests == 1
