@@ -153,6 +153,32 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         probes = [aprobe(i, timeout) for i in self.routed_instances()]
         return _health_report(list(await asyncio.gather(*probes)))
 
+    # -- routing with failure accounting -------------------------------------------------------
+
+    def _serve(
+        self, record: CallRecord, op: Callable[[Target, Instance, float], T], *, streaming: bool
+    ) -> Served[T]:
+        """Route `op`; a call that no instance answered is counted as failed."""
+        try:
+            return self._route(record, op, streaming=streaming)
+        except Exception:
+            self._stats.record(record, ok=False, latency=0.0, usage=None)
+            raise
+
+    async def _aserve(
+        self,
+        record: CallRecord,
+        op: Callable[[Target, Instance, float], Awaitable[T]],
+        *,
+        streaming: bool,
+    ) -> Served[T]:
+        """Async twin of `_serve`."""
+        try:
+            return await self._aroute(record, op, streaming=streaming)
+        except Exception:
+            self._stats.record(record, ok=False, latency=0.0, usage=None)
+            raise
+
     # -- invoke -------------------------------------------------------------------------------
 
     def _generate(
@@ -168,11 +194,7 @@ class BaseLLMWrapper(BaseChatModel, ABC):
 
         record = self._start_call()
         started = time.perf_counter()
-        try:
-            served = self._route(record, op, streaming=False)
-        except Exception:
-            self._stats.record(record, ok=False, latency=0.0, usage=None)
-            raise
+        served = self._serve(record, op, streaming=False)
         return self._finish_result(served, record, started)
 
     async def _agenerate(
@@ -188,11 +210,7 @@ class BaseLLMWrapper(BaseChatModel, ABC):
 
         record = self._start_call()
         started = time.perf_counter()
-        try:
-            served = await self._aroute(record, op, streaming=False)
-        except Exception:
-            self._stats.record(record, ok=False, latency=0.0, usage=None)
-            raise
+        served = await self._aserve(record, op, streaming=False)
         return self._finish_result(served, record, started)
 
     def _finish_result(
@@ -230,11 +248,7 @@ class BaseLLMWrapper(BaseChatModel, ABC):
 
         record = self._start_call()
         started = time.perf_counter()
-        try:
-            served = self._route(record, op, streaming=True)
-        except Exception:
-            self._stats.record(record, ok=False, latency=0.0, usage=None)
-            raise
+        served = self._serve(record, op, streaming=True)
         opening, chunks = served.value
         relay = _StreamRelay(self, served, record, started)
         try:
@@ -271,11 +285,7 @@ class BaseLLMWrapper(BaseChatModel, ABC):
 
         record = self._start_call()
         started = time.perf_counter()
-        try:
-            served = await self._aroute(record, op, streaming=True)
-        except Exception:
-            self._stats.record(record, ok=False, latency=0.0, usage=None)
-            raise
+        served = await self._aserve(record, op, streaming=True)
         opening, chunks = served.value
         relay = _StreamRelay(self, served, record, started)
         try:
