@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from infrastructure.llm.attempts import Served, arun_on_target, run_on_target
 from infrastructure.llm.call_record import CallRecord
+from infrastructure.llm.clock import Clock
 from infrastructure.llm.error_classification import ErrorKind, classify
 from infrastructure.llm.errors import (
     AllTargetsFailedError,
@@ -60,7 +61,7 @@ class EnhancedFallbackManager:
         self.history: deque[FallbackEvent] = deque(maxlen=history_size)
 
     @property
-    def clock(self) -> Any:
+    def clock(self) -> Clock:
         return self.task_group_manager.clock
 
     def plan(
