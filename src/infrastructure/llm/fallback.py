@@ -77,6 +77,9 @@ class EnhancedFallbackManager:
 
         `echelon_down`: the target's echelon and the group's lower echelons, then the
         fallback groups. `task_group_switch`: the target's echelon, then the fallback groups.
+        `provider_failover`: like `echelon_down`, but each echelon is tried one provider at a
+        time (its first model's provider first), so another provider's models take over
+        only when a provider's instances are spent.
         Explicit arguments override the group's `fallback_config`.
         """
         manager = self.task_group_manager
@@ -88,8 +91,10 @@ class EnhancedFallbackManager:
             chain = [t for t in manager.targets_of(group_name) if t.echelon >= first]
         elif strategy == "task_group_switch":
             chain = [manager.target(group_name, first)]
+        elif strategy == "provider_failover":
+            chain = [t for t in manager.provider_targets(group_name) if t.echelon >= first]
         else:
-            raise LLMWrapperError(f"{target}: fallback strategy {strategy!r} is not supported")
+            raise LLMWrapperError(f"{target}: unknown fallback strategy {strategy!r}")
         for name in fallback.fallback_groups if fallback_groups is None else fallback_groups:
             chain.extend(manager.resolve(name))
         unique = tuple({t.name: t for t in chain}.values())[: max_attempts or fallback.max_attempts]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from infrastructure.llm.circuit_breaker import CircuitBreaker, CircuitState
@@ -24,11 +24,31 @@ class Target:
     breakers: list[CircuitBreaker]
     limiter: EchelonLimiter
     call_params: dict[str, Any]
+    provider: str | None = None
     _cursor: itertools.count = field(default_factory=itertools.count, repr=False)
 
     @property
     def name(self) -> str:
-        return f"{self.group}.echelon{self.echelon}"
+        base = f"{self.group}.echelon{self.echelon}"
+        return f"{base}@{self.provider}" if self.provider else base
+
+    def split_by_provider(self) -> list[Target]:
+        """One target per provider, in order of first appearance, sharing limits and breakers."""
+        providers = list(dict.fromkeys(inst.provider for inst in self.instances))
+        return [
+            replace(
+                self,
+                instances=[i for i in self.instances if i.provider == provider],
+                breakers=[
+                    b
+                    for i, b in zip(self.instances, self.breakers, strict=True)
+                    if i.provider == provider
+                ],
+                provider=provider,
+                _cursor=itertools.count(),
+            )
+            for provider in providers
+        ]
 
     @property
     def first_chunk_timeout(self) -> float:

@@ -40,6 +40,7 @@ class TaskGroupManager:
         self.clock: Clock = clock or MonotonicClock()
         self._instances: dict[str, list[Instance]] = {}
         self._targets: dict[str, list[Target]] = {}
+        self._by_provider: dict[str, list[Target]] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -78,6 +79,14 @@ class TaskGroupManager:
             targets = self._targets.get(group)
             if targets is None:
                 targets = self._targets[group] = self._build_targets(self.group_config(group))
+        return targets
+
+    def provider_targets(self, group: str) -> list[Target]:
+        """Every echelon of `group` split by provider: `g.echelon1@openai`, `g.echelon1@mock`..."""
+        targets = self._by_provider.get(group)
+        if targets is None:
+            split = [part for t in self.targets_of(group) for part in t.split_by_provider()]
+            targets = self._by_provider.setdefault(group, split)
         return targets
 
     def target(self, group: str, echelon: int) -> Target:
