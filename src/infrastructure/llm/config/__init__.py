@@ -1,4 +1,4 @@
-"""LLM configuration: the model registry and task groups, loaded and validated from YAML."""
+"""LLM configuration: the model registry, task groups and polling pools, validated from YAML."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from infrastructure.llm.config.schema import (
     EchelonConfig,
     EndpointConfig,
     FallbackConfig,
+    HedgingConfig,
     InstanceConfig,
     LLMConfig,
     ModelConfig,
+    PollingPoolConfig,
+    PollingPoolFallbackConfig,
     TaskGroupConfig,
 )
 from infrastructure.llm.config.targets import FallbackTarget
@@ -21,9 +24,12 @@ __all__ = [
     "EndpointConfig",
     "FallbackConfig",
     "FallbackTarget",
+    "HedgingConfig",
     "InstanceConfig",
     "LLMConfig",
     "ModelConfig",
+    "PollingPoolConfig",
+    "PollingPoolFallbackConfig",
     "TaskGroupConfig",
     "load_config_dir",
     "load_config_files",

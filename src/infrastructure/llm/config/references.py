@@ -1,4 +1,5 @@
-"""Checks across files: models a group names, fallback targets, and fallback cycles."""
+"""Checks across files: models a group names, fallback targets, fallback cycles, and the groups
+polling pools draw on."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from collections.abc import Iterable
 
 from infrastructure.llm.config.definitions import Definitions
 from infrastructure.llm.config.field_path import format_path
-from infrastructure.llm.config.schema import ModelConfig, TaskGroupConfig
-from infrastructure.llm.config.targets import echelon_name
+from infrastructure.llm.config.schema import ModelConfig, PollingPoolConfig, TaskGroupConfig
+from infrastructure.llm.config.targets import FallbackTarget, echelon_name
 from infrastructure.llm.errors import ConfigIssue
 
 _MAX_LISTED = 20
@@ -24,6 +25,31 @@ def check_references(
         issues.extend(_model_issues(group, file, models))
         issues.extend(_target_issues(group, file, groups))
     issues.extend(_cycle_issues(groups))
+    return issues
+
+
+def check_pool_references(
+    pools: Definitions[PollingPoolConfig], groups: Definitions[TaskGroupConfig]
+) -> list[ConfigIssue]:
+    """Pool names clashing with group names, and task_groups naming missing groups or echelons."""
+    issues = [
+        ConfigIssue(
+            file,
+            "name",
+            f"pool {name!r} has the same name as the group defined in {groups.files[name]}; "
+            f"wrappers are named '<name>_wrapper', so both would be '{name}_wrapper'; "
+            "rename the pool",
+        )
+        for name, file in pools.files.items()
+        if groups.defined(name)
+    ]
+    for name, pool in pools.valid.items():
+        for index, target in enumerate(pool.targets()):
+            problem = _missing_target(target, groups)
+            if problem:
+                issues.append(
+                    ConfigIssue(pools.files[name], format_path(("task_groups", index)), problem)
+                )
     return issues
 
 
@@ -53,21 +79,24 @@ def _target_issues(
                 f"{str(target)!r} points back at the group itself; name a lower echelon "
                 f"such as '{group.name}.echelon2' or another group",
             )
-        elif not groups.defined(target.group):
-            yield ConfigIssue(
-                file,
-                path,
-                f"unknown group {target.group!r}; {_known('group', target.group, groups.files)}",
+        else:
+            problem = _missing_target(target, groups)
+            if problem:
+                yield ConfigIssue(file, path, problem)
+
+
+def _missing_target(target: FallbackTarget, groups: Definitions[TaskGroupConfig]) -> str | None:
+    """What is missing when `target` names an undefined group or echelon; None if nothing is."""
+    if not groups.defined(target.group):
+        return f"unknown group {target.group!r}; {_known('group', target.group, groups.files)}"
+    if target.echelon is not None and target.group in groups.valid:
+        have = groups.valid[target.group].echelon_names()
+        if echelon_name(target.echelon) not in have:
+            return (
+                f"group {target.group!r} has no {echelon_name(target.echelon)}; "
+                f"it has {', '.join(have)}"
             )
-        elif target.echelon is not None and target.group in groups.valid:
-            have = groups.valid[target.group].echelon_names()
-            if echelon_name(target.echelon) not in have:
-                yield ConfigIssue(
-                    file,
-                    path,
-                    f"group {target.group!r} has no {echelon_name(target.echelon)}; "
-                    f"it has {', '.join(have)}",
-                )
+    return None
 
 
 def _cycle_issues(groups: Definitions[TaskGroupConfig]) -> list[ConfigIssue]:

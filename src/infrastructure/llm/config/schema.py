@@ -1,8 +1,8 @@
-"""Pydantic models of the LLM configuration: the model registry, task groups and their fallback.
+"""Pydantic models of the LLM configuration: the model registry, task groups, polling pools.
 
 Every model forbids unknown fields and is frozen. Cross-field checks report the exact field they
-concern. References between files (models named by groups, fallback targets) are checked by the
-loader, which knows which file said what.
+concern. References between files (models named by groups, fallback targets, groups named by
+pools) are checked by the loader, which knows which file said what.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -27,6 +29,8 @@ from infrastructure.llm.config.targets import FallbackTarget, echelon_name
 
 Provider = Literal["openai", "anthropic", "mock"]
 FallbackStrategy = Literal["echelon_down", "task_group_switch", "provider_failover"]
+RotationStrategy = Literal["round_robin", "random", "least_busy", "weighted"]
+PoolFallbackStrategy = Literal["instance_rotation", "simple_retry"]
 
 # Keys of `params` that have their own field on ModelConfig (api_key must stay a SecretStr).
 _RESERVED_PARAMS = frozenset({"model", "base_url", "api_key"})
@@ -59,10 +63,35 @@ def _check_target(value: str) -> str:
     return value
 
 
+def _check_health_path(value: str) -> str:
+    """Accept a path relative to an instance's base_url, such as `/models`."""
+    if not value.startswith("/"):
+        raise ValueError(
+            "expected a path starting with '/' (relative to the instance base_url) "
+            f"such as '/models', got {value!r}"
+        )
+    return value
+
+
+def _one_delay_error(value: Any, handler: ValidatorFunctionWrapHandler) -> float | str:
+    """Report a bad hedging delay once, instead of once per member of its union."""
+    try:
+        return handler(value)
+    except ValidationError:
+        # Not a "config" error: the issue then gets ", got <value>" appended like pydantic's own.
+        raise PydanticCustomError(
+            "hedge_delay", "expected a number of seconds > 0 or 'p95'"
+        ) from None
+
+
 NonEmptyStr = Annotated[str, Field(min_length=1)]
 HttpUrlText = Annotated[str, AfterValidator(_check_url)]
 GroupName = Annotated[str, AfterValidator(_check_group_name)]
 TargetText = Annotated[str, AfterValidator(_check_target)]
+HealthCheckPath = Annotated[str, AfterValidator(_check_health_path)]
+HedgeDelay = Annotated[
+    Annotated[float, Field(gt=0)] | Literal["p95"], WrapValidator(_one_delay_error)
+]
 
 
 def _field_errors(title: str, errors: list[tuple[Loc, str]]) -> ValidationError:
@@ -175,6 +204,19 @@ class CircuitBreakerConfig(StrictModel):
     half_open_requests: int = Field(default=1, ge=1)
 
 
+class HedgingConfig(StrictModel):
+    """Start extra attempts when the first has not answered after `delay`; the first answer wins.
+
+    `delay: p95` waits for the observed p95 latency, or `fallback_delay` until `min_samples`
+    latencies have been seen.
+    """
+
+    delay: HedgeDelay
+    max_extra_attempts: int = Field(default=1, ge=1)
+    min_samples: int = Field(default=20, ge=1)
+    fallback_delay: float = Field(default=1.0, gt=0)
+
+
 class FallbackConfig(StrictModel):
     """How a task group moves on when its current target is exhausted."""
 
@@ -184,6 +226,7 @@ class FallbackConfig(StrictModel):
     retry_delay: float = Field(default=0.0, ge=0)
     circuit_breaker: CircuitBreakerConfig = Field(default_factory=CircuitBreakerConfig)
     deadline: float | None = Field(default=None, gt=0)
+    hedging: HedgingConfig | None = None
 
     @model_validator(mode="after")
     def _check(self) -> FallbackConfig:
@@ -283,9 +326,64 @@ class TaskGroupConfig(StrictModel):
         return [echelon_name(number) for number in sorted(self.echelons)]
 
 
+class PollingPoolFallbackConfig(StrictModel):
+    """How a polling pool retries a failed call: on other instances, or on the same one."""
+
+    strategy: PoolFallbackStrategy = "instance_rotation"
+    max_instance_attempts: int = Field(default=2, ge=1)
+
+
+class PollingPoolConfig(StrictModel):
+    """A named pool rotating calls over the instances of some task groups (or single echelons)."""
+
+    name: GroupName
+    description: str = ""
+    task_groups: list[TargetText] = Field(min_length=1)
+    rotation_strategy: RotationStrategy = "round_robin"
+    health_check_interval: float = Field(default=30.0, gt=0)
+    health_check_path: HealthCheckPath = "/models"
+    health_check_timeout: float = Field(default=5.0, gt=0)
+    failure_threshold: int = Field(default=3, ge=1)
+    recovery_time: float = Field(default=60.0, gt=0)
+    fallback_config: PollingPoolFallbackConfig = Field(default_factory=PollingPoolFallbackConfig)
+    hedging: HedgingConfig | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> PollingPoolConfig:
+        errors: list[tuple[Loc, str]] = []
+        targets = self.targets()
+        for index, target in enumerate(targets):
+            earlier = next(
+                (i for i, other in enumerate(targets[:index]) if _overlap(target, other)), None
+            )
+            if earlier is not None:
+                errors.append(
+                    (
+                        ("task_groups", index),
+                        f"{str(target)!r} repeats instances of {str(targets[earlier])!r} at "
+                        f"task_groups[{earlier}]; list each group or echelon once",
+                    )
+                )
+        if errors:
+            raise _field_errors(type(self).__name__, errors)
+        return self
+
+    def targets(self) -> list[FallbackTarget]:
+        """`task_groups` parsed, in order."""
+        return [FallbackTarget.parse(text) for text in self.task_groups]
+
+
+def _overlap(first: FallbackTarget, second: FallbackTarget) -> bool:
+    """Whether two targets share instances: the same echelon, or a group and any of its parts."""
+    if first.group != second.group:
+        return False
+    return first.echelon is None or second.echelon is None or first.echelon == second.echelon
+
+
 class LLMConfig(StrictModel):
-    """Everything loaded from one config directory: the model registry and the task groups."""
+    """Everything loaded from one config directory: models, task groups and polling pools."""
 
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     groups: dict[str, TaskGroupConfig] = Field(default_factory=dict)
+    pools: dict[str, PollingPoolConfig] = Field(default_factory=dict)
     source_dir: Path | None = None
