@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from infrastructure.llm.deadline import Deadline
+from infrastructure.llm.errors import describe_error
 
 
 @dataclass
@@ -20,5 +21,4 @@ class CallRecord:
 
     def note_failure(self, where: str, exc: BaseException) -> None:
         """Remember a failed attempt as `where: ErrorType: message` for the final error."""
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        self.failures.append(f"{where}: {type(exc).__name__}" + (f": {text[:200]}" if text else ""))
+        self.failures.append(f"{where}: {describe_error(exc)}")

@@ -62,3 +62,15 @@ class StreamInterruptedError(LLMWrapperError):
         self.partial_text = partial_text
         self.cause = cause
         super().__init__(f"{message} (after {len(partial_text)} characters of output)")
+
+
+def error_summary(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an error's message, cut to `limit` characters ("" when it has none)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:limit] if lines else ""
+
+
+def describe_error(exc: BaseException) -> str:
+    """`ErrorType: first line of the message`, for histories, probes and final errors."""
+    summary = error_summary(exc)
+    return f"{type(exc).__name__}: {summary}" if summary else type(exc).__name__

@@ -18,6 +18,7 @@ from infrastructure.llm.errors import (
     DeadlineExceededError,
     LLMWrapperError,
     NoCapacityError,
+    error_summary,
 )
 from infrastructure.llm.instance import Instance
 from infrastructure.llm.target import Target
@@ -167,7 +168,7 @@ class EnhancedFallbackManager:
     ) -> float:
         """Record the hop to `plan.targets[position]`; return the pause before trying it."""
         record.fallbacks += 1
-        reason = str(last).splitlines()[0][:200] if last else ""
+        reason = error_summary(last) if last else ""
         self.history.append(
             FallbackEvent(
                 time=time.time(),

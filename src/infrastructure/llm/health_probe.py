@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from infrastructure.llm.errors import describe_error
 from infrastructure.llm.instance import Instance
 
 DEFAULT_PROBE_TIMEOUT = 5.0
@@ -15,11 +16,6 @@ class ProbeResult:
     instance: str
     healthy: bool
     error: str | None = None
-
-
-def _describe_error(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _client(instance: Instance, attribute: str, timeout: float) -> Any:
@@ -33,7 +29,7 @@ def probe(instance: Instance, timeout: float = DEFAULT_PROBE_TIMEOUT) -> ProbeRe
     try:
         _client(instance, "root_client", timeout).models.list()
     except Exception as exc:
-        return ProbeResult(instance.id, False, _describe_error(exc))
+        return ProbeResult(instance.id, False, describe_error(exc))
     return ProbeResult(instance.id, True)
 
 
@@ -44,5 +40,5 @@ async def aprobe(instance: Instance, timeout: float = DEFAULT_PROBE_TIMEOUT) -> 
     try:
         await _client(instance, "root_async_client", timeout).models.list()
     except Exception as exc:
-        return ProbeResult(instance.id, False, _describe_error(exc))
+        return ProbeResult(instance.id, False, describe_error(exc))
     return ProbeResult(instance.id, True)
