@@ -48,6 +48,76 @@ class Served(Generic[T]):
     permit: Permit
 
 
+def retry_pause(
+    exc: Exception,
+    *,
+    attempts: int,
+    max_attempts: int,
+    record: CallRecord,
+    free_instance: Callable[[], bool],
+) -> float | None:
+    """Seconds to wait before attempt `attempts + 1`, or None when no retry should follow.
+
+    No pause when `free_instance()` says an untried instance could take the call now;
+    otherwise exponential backoff with jitter, or the server's Retry-After when longer.
+    """
+    state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+    state.attempt_number = attempts
+    state.set_exception((type(exc), exc, exc.__traceback__))
+    if not retry_if_exception(_worth_retrying)(state):
+        return None
+    if free_instance():
+        state.upcoming_sleep = 0.0
+    else:
+        state.upcoming_sleep = max(_BACKOFF(state), retry_after(exc) or 0.0)
+
+    def past_deadline(retry_state: RetryCallState) -> bool:
+        return record.deadline.remaining() <= retry_state.upcoming_sleep
+
+    stop = stop_after_attempt(max_attempts) | past_deadline
+    return None if stop(state) else state.upcoming_sleep
+
+
+def _worth_retrying(exc: BaseException) -> bool:
+    return not isinstance(exc, _LEAVE_TARGET) and classify(exc) is not ErrorKind.FATAL
+
+
+def account_success(instance: Instance, breaker: CircuitBreaker, record: CallRecord) -> None:
+    """Note an attempt that answered."""
+    breaker.on_success()
+    record.busy.discard(instance.id)
+    record.instance_outcomes.append((instance.id, True))
+
+
+def account_failure(
+    instance: Instance, breaker: CircuitBreaker, exc: Exception, record: CallRecord, now: float
+) -> ErrorKind:
+    """Note a failed attempt: breaker, cool-down (misconfigured or Retry-After), record."""
+    record.busy.discard(instance.id)
+    record.instance_outcomes.append((instance.id, False))
+    record.note_failure(instance.id, exc)
+    kind = classify(exc)
+    if kind is ErrorKind.FATAL:
+        breaker.on_success()  # the instance answered; the request itself was at fault
+        return kind
+    breaker.on_failure()
+    if kind is ErrorKind.MISCONFIGURED:
+        instance.cooldown_until = now + breaker.recovery_time
+    hinted = retry_after(exc)
+    if hinted:
+        instance.cooldown_until = max(instance.cooldown_until, now + hinted)
+    return kind
+
+
+def account_abandoned(
+    instance: Instance, breaker: CircuitBreaker, permit: Permit, record: CallRecord
+) -> None:
+    """The attempt was cancelled by the caller: give slot and breaker probe back."""
+    record.busy.discard(instance.id)
+    permit.release()
+    breaker.release()
+
+
 class TargetRun:
     """One call's attempts on one target: which instance next, how long to wait, what counts."""
 
@@ -59,31 +129,6 @@ class TargetRun:
         self.clock = clock
         self.tried: set[int] = set()
         self.attempts = 0
-
-    def pause_before_retry(self, exc: Exception) -> float | None:
-        """Seconds to wait before the next attempt, or None when this target is spent."""
-        state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
-        state.attempt_number = self.attempts
-        state.set_exception((type(exc), exc, exc.__traceback__))
-        if not retry_if_exception(self._should_retry)(state):
-            return None
-        state.upcoming_sleep = self._wait(state)
-        stop = stop_after_attempt(self.target.config.max_retries + 1) | self._stop_at_deadline
-        return None if stop(state) else state.upcoming_sleep
-
-    def _should_retry(self, exc: BaseException) -> bool:
-        return not isinstance(exc, _LEAVE_TARGET) and classify(exc) is not ErrorKind.FATAL
-
-    def _wait(self, state: RetryCallState) -> float:
-        """No pause when an untried instance is free; else backoff or the server's Retry-After."""
-        if self.target.has_untried(self.tried, self.clock.now()):
-            return 0.0
-        assert state.outcome is not None
-        hinted = retry_after(state.outcome.exception()) or 0.0
-        return max(_BACKOFF(state), hinted)
-
-    def _stop_at_deadline(self, state: RetryCallState) -> bool:
-        return self.record.deadline.remaining() <= state.upcoming_sleep
 
     def timeout(self, streaming: bool) -> float:
         """This attempt's timeout (to the first chunk when streaming), cut by the deadline."""
@@ -105,49 +150,48 @@ class TargetRun:
     def choose(self, permit: Permit) -> int:
         """Pick the instance for the next attempt; gives the slot back when none is usable."""
         try:
-            index = self.target.pick(self.tried, self.clock.now())
+            index = self.target.pick(self.tried, self.clock.now(), self.record.busy)
         except BaseException:
             permit.release()
             raise
         if self.attempts:
             self.record.retries += 1
         self.tried.add(index)
+        self.record.busy.add(self.target.instances[index].id)
         self.attempts += 1
         self.record.attempts += 1
         return index
 
     def succeeded(self, index: int, permit: Permit, value: T, streaming: bool) -> Served[T]:
-        self.target.breakers[index].on_success()
-        self.record.instance_outcomes.append((self.target.instances[index].id, True))
+        target = self.target
+        account_success(target.instances[index], target.breakers[index], self.record)
         if not streaming:
             permit.release()
-        target = self.target
         return Served(value, target, target.instances[index], target.breakers[index], permit)
 
     def failed(self, index: int, permit: Permit, exc: Exception) -> float | None:
         """Account a failed attempt; return the pause before retrying, None to leave the target."""
         permit.release()
         instance = self.target.instances[index]
-        breaker = self.target.breakers[index]
-        self.record.instance_outcomes.append((instance.id, False))
-        self.record.note_failure(instance.id, exc)
-        kind = classify(exc)
+        kind = account_failure(
+            instance, self.target.breakers[index], exc, self.record, self.clock.now()
+        )
         if kind is ErrorKind.FATAL:
-            breaker.on_success()  # the instance answered; the request itself was at fault
             return None
-        breaker.on_failure()
-        now = self.clock.now()
-        if kind is ErrorKind.MISCONFIGURED:
-            instance.cooldown_until = now + breaker.recovery_time
-        hinted = retry_after(exc)
-        if hinted:
-            instance.cooldown_until = max(instance.cooldown_until, now + hinted)
-        return self.pause_before_retry(exc)
+        return retry_pause(
+            exc,
+            attempts=self.attempts,
+            max_attempts=self.target.config.max_retries + 1,
+            record=self.record,
+            free_instance=lambda: self.target.has_untried(
+                self.tried, self.clock.now(), self.record.busy
+            ),
+        )
 
     def abandoned(self, index: int, permit: Permit) -> None:
-        """The attempt was cancelled by the caller: give slot and breaker probe back."""
-        permit.release()
-        self.target.breakers[index].release()
+        account_abandoned(
+            self.target.instances[index], self.target.breakers[index], permit, self.record
+        )
 
 
 def run_on_target(

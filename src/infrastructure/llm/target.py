@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -54,18 +55,20 @@ class Target:
     def first_chunk_timeout(self) -> float:
         return self.config.first_chunk_timeout or self.config.timeout
 
-    def pick(self, tried: set[int], now: float) -> int:
+    def pick(self, tried: set[int], now: float, busy: Collection[str] = ()) -> int:
         """Index of the next instance to use, preferring ones this call has not tried yet.
 
+        Skips instances in `busy` (used right now by another lane of the same call).
         Reserves the breaker's permission for the chosen instance (a probe slot when
-        half-open). Raises CircuitOpenError when every instance is open or cooling down.
+        half-open). Raises CircuitOpenError when every instance is open, cooling down or busy.
         """
         count = len(self.instances)
         start = next(self._cursor) % count
         retry_candidates: list[int] = []
         for step in range(count):
             index = (start + step) % count
-            if self.instances[index].cooldown_until > now:
+            instance = self.instances[index]
+            if instance.cooldown_until > now or (busy and instance.id in busy):
                 continue
             if index in tried:
                 retry_candidates.append(index)
@@ -77,15 +80,17 @@ class Target:
         states = ", ".join(
             f"{inst.id}={breaker.state.value}"
             + (" (cooling down)" if inst.cooldown_until > now else "")
+            + (" (busy in this call)" if inst.id in busy else "")
             for inst, breaker in zip(self.instances, self.breakers, strict=True)
         )
         raise CircuitOpenError(f"{self.name}: no instance can take a call now ({states})")
 
-    def has_untried(self, tried: set[int], now: float) -> bool:
+    def has_untried(self, tried: set[int], now: float, busy: Collection[str] = ()) -> bool:
         """Whether some instance not yet tried by this call could take it right away."""
         return any(
             index not in tried
             and inst.cooldown_until <= now
+            and inst.id not in busy
             and self.breakers[index].state is not CircuitState.OPEN
             for index, inst in enumerate(self.instances)
         )
