@@ -52,13 +52,24 @@ def openai_model(*urls: str, model: str = "sim-model") -> dict[str, Any]:
     }
 
 
-def write_config(root: Path, models: dict[str, Any], groups: dict[str, dict[str, Any]]) -> Path:
-    """Write a config directory (`models/registry.yaml`, `groups/<name>.yaml`) and return it."""
+def write_config(
+    root: Path,
+    models: dict[str, Any],
+    groups: dict[str, dict[str, Any]],
+    pools: dict[str, dict[str, Any]] | None = None,
+) -> Path:
+    """Write a config directory (`models/registry.yaml`, `groups/<name>.yaml`,
+    `polling_pools/<name>.yaml`) and return it."""
     (root / "models").mkdir(parents=True, exist_ok=True)
     (root / "groups").mkdir(exist_ok=True)
     (root / "models" / "registry.yaml").write_text(yaml.safe_dump({"models": models}))
     for name, body in groups.items():
         (root / "groups" / f"{name}.yaml").write_text(yaml.safe_dump({"name": name, **body}))
+    if pools:
+        (root / "polling_pools").mkdir(exist_ok=True)
+        for name, body in pools.items():
+            path = root / "polling_pools" / f"{name}.yaml"
+            path.write_text(yaml.safe_dump({"name": name, **body}))
     return root
 
 
@@ -68,13 +79,15 @@ def fake_clock() -> FakeClock:
 
 
 @pytest.fixture
-def manager_for(
-    tmp_path: Path, fake_clock: FakeClock
-) -> Callable[[dict[str, Any], dict[str, dict[str, Any]]], TaskGroupManager]:
+def manager_for(tmp_path: Path, fake_clock: FakeClock) -> Callable[..., TaskGroupManager]:
     """Build a TaskGroupManager over a fresh config dir; backoff sleeps use the fake clock."""
 
-    def build(models: dict[str, Any], groups: dict[str, dict[str, Any]]) -> TaskGroupManager:
-        directory = write_config(tmp_path / "llms", models, groups)
+    def build(
+        models: dict[str, Any],
+        groups: dict[str, dict[str, Any]],
+        pools: dict[str, dict[str, Any]] | None = None,
+    ) -> TaskGroupManager:
+        directory = write_config(tmp_path / "llms", models, groups, pools)
         return TaskGroupManager.from_config_dir(directory, clock=fake_clock)
 
     return build

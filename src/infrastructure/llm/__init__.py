@@ -6,8 +6,11 @@ from infrastructure.llm.config import (
     CircuitBreakerConfig,
     EchelonConfig,
     FallbackConfig,
+    HedgingConfig,
     LLMConfig,
     ModelConfig,
+    PollingPoolConfig,
+    PollingPoolFallbackConfig,
     TaskGroupConfig,
     load_config_dir,
 )
@@ -22,8 +25,10 @@ from infrastructure.llm.errors import (
 )
 from infrastructure.llm.factory import LLMWrapperFactory
 from infrastructure.llm.fallback import EnhancedFallbackManager
+from infrastructure.llm.polling_pool_manager import PollingPoolManager
 from infrastructure.llm.task_group_manager import TaskGroupManager
 from infrastructure.llm.wrappers.base import BaseLLMWrapper
+from infrastructure.llm.wrappers.polling_pool import PollingPoolWrapper
 from infrastructure.llm.wrappers.task_group import TaskGroupWrapper
 
 __all__ = [
@@ -36,11 +41,16 @@ __all__ = [
     "EchelonConfig",
     "EnhancedFallbackManager",
     "FallbackConfig",
+    "HedgingConfig",
     "LLMConfig",
     "LLMWrapperError",
     "LLMWrapperFactory",
     "ModelConfig",
     "NoCapacityError",
+    "PollingPoolConfig",
+    "PollingPoolFallbackConfig",
+    "PollingPoolManager",
+    "PollingPoolWrapper",
     "StreamInterruptedError",
     "TaskGroupConfig",
     "TaskGroupManager",

@@ -8,14 +8,17 @@ from typing import Any
 from infrastructure.llm.clock import Clock
 from infrastructure.llm.errors import LLMWrapperError
 from infrastructure.llm.fallback import EnhancedFallbackManager
+from infrastructure.llm.polling_pool_manager import PollingPoolManager
 from infrastructure.llm.shared_state import SharedState
 from infrastructure.llm.task_group_manager import TaskGroupManager
 from infrastructure.llm.wrappers.base import BaseLLMWrapper
+from infrastructure.llm.wrappers.polling_pool import PollingPoolWrapper
 from infrastructure.llm.wrappers.task_group import TaskGroupWrapper
 
 _TASK_GROUP_OPTIONS = frozenset(
     {"target", "fallback_groups", "strategy", "max_attempts", "deadline"}
 )
+_POOL_OPTIONS = frozenset({"pool", "strategy", "max_instance_attempts", "deadline"})
 
 
 class LLMWrapperFactory:
@@ -24,9 +27,11 @@ class LLMWrapperFactory:
     def __init__(
         self,
         task_group_manager: TaskGroupManager,
+        polling_pool_manager: PollingPoolManager | None = None,
         fallback_manager: EnhancedFallbackManager | None = None,
     ) -> None:
         self.task_group_manager = task_group_manager
+        self.polling_pool_manager = polling_pool_manager or PollingPoolManager(task_group_manager)
         self.fallback_manager = fallback_manager or EnhancedFallbackManager(task_group_manager)
         self._wrappers: dict[str, BaseLLMWrapper] = {}
 
@@ -38,11 +43,13 @@ class LLMWrapperFactory:
         state: SharedState | None = None,
         clock: Clock | None = None,
     ) -> LLMWrapperFactory:
-        """Load a config directory and register `<group>_wrapper` for every task group."""
+        """Load a config directory; register `<group>_wrapper` and `<pool>_wrapper` for all."""
         manager = TaskGroupManager.from_config_dir(path, state=state, clock=clock)
         factory = cls(manager)
         for group in manager.group_names():
             factory.create_task_group_wrapper(f"{group}_wrapper", {"target": group})
+        for pool in factory.polling_pool_manager.pool_names():
+            factory.create_polling_pool_wrapper(f"{pool}_wrapper", {"pool": pool})
         return factory
 
     def create_task_group_wrapper(
@@ -50,12 +57,7 @@ class LLMWrapperFactory:
     ) -> TaskGroupWrapper:
         """Create and register a wrapper; `config` takes `target` plus fallback overrides."""
         options = dict(config or {})
-        unknown = sorted(set(options) - _TASK_GROUP_OPTIONS)
-        if unknown:
-            raise LLMWrapperError(
-                f"wrapper {name!r}: unknown option(s) {unknown}; "
-                f"expected some of {sorted(_TASK_GROUP_OPTIONS)}"
-            )
+        _check_options(name, options, _TASK_GROUP_OPTIONS)
         if "target" not in options:
             raise LLMWrapperError(f"wrapper {name!r}: config needs a 'target' ('group.echelonN')")
         self._check_free(name)
@@ -67,6 +69,33 @@ class LLMWrapperFactory:
         )
         self._wrappers[name] = wrapper
         return wrapper
+
+    def create_polling_pool_wrapper(
+        self, name: str, config: dict[str, Any] | None = None
+    ) -> PollingPoolWrapper:
+        """Create and register a pool wrapper; `config` may name the `pool` (default: `name`
+        without `_wrapper`) and override `strategy`, `max_instance_attempts` and `deadline`."""
+        options = dict(config or {})
+        _check_options(name, options, _POOL_OPTIONS)
+        self._check_free(name)
+        wrapper = PollingPoolWrapper(
+            name=name, polling_pool_manager=self.polling_pool_manager, **options
+        )
+        self._wrappers[name] = wrapper
+        return wrapper
+
+    def start_health_checks(self) -> None:
+        """Start background health checks for every polling pool."""
+        self.polling_pool_manager.start_health_checks()
+
+    def stop_health_checks(self) -> None:
+        self.polling_pool_manager.stop_health_checks()
+
+    def __enter__(self) -> LLMWrapperFactory:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop_health_checks()
 
     def get_wrapper(self, name: str) -> BaseLLMWrapper:
         try:
@@ -104,3 +133,11 @@ class LLMWrapperFactory:
             raise LLMWrapperError(
                 f"a wrapper named {name!r} already exists; use get_wrapper({name!r})"
             )
+
+
+def _check_options(name: str, options: dict[str, Any], allowed: frozenset[str]) -> None:
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise LLMWrapperError(
+            f"wrapper {name!r}: unknown option(s) {unknown}; expected some of {sorted(allowed)}"
+        )

@@ -9,7 +9,8 @@ from langchain_core.language_models import BaseChatModel
 
 @dataclass(eq=False)
 class Instance:
-    """A routable endpoint. `cooldown_until` holds it back after a 429 or a misconfiguration."""
+    """A routable endpoint. `weight` steers weighted pools; `cooldown_until` holds it back
+    after a 429 or a misconfiguration."""
 
     id: str
     model_name: str
@@ -17,6 +18,7 @@ class Instance:
     model: str
     base_url: str | None
     chat_model: BaseChatModel = field(repr=False)
+    weight: float = 1.0
     cooldown_until: float = 0.0
 
     @property

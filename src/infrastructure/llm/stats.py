@@ -52,6 +52,7 @@ class WrapperStats:
                 self.failed_requests += 1
             self.fallbacks += record.fallbacks
             self.retries += record.retries
+            self.hedges += record.hedges
             if usage:
                 self.input_tokens += usage.get("input_tokens", 0)
                 self.output_tokens += usage.get("output_tokens", 0)

@@ -119,6 +119,7 @@ class TaskGroupManager:
                         api_key=endpoint.api_key,
                         params=dict(model.params),
                     ),
+                    weight=endpoint.weight,
                 )
                 for endpoint in model.instances()
             ]

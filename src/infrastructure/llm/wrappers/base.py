@@ -27,6 +27,7 @@ from infrastructure.llm.attempts import Served
 from infrastructure.llm.call_record import CallRecord
 from infrastructure.llm.errors import StreamInterruptedError
 from infrastructure.llm.health_probe import DEFAULT_PROBE_TIMEOUT, ProbeResult, aprobe, probe
+from infrastructure.llm.hedging import Hedger
 from infrastructure.llm.instance import Instance
 from infrastructure.llm.stats import WrapperStats
 from infrastructure.llm.target import Target
@@ -71,6 +72,7 @@ class BaseLLMWrapper(BaseChatModel, ABC):
     wrapper_type: ClassVar[str] = "base"
 
     _stats: WrapperStats = PrivateAttr(default_factory=WrapperStats)
+    _hedger: Hedger | None = PrivateAttr(default=None)
 
     # -- what subclasses provide -------------------------------------------------------------
 
@@ -158,9 +160,15 @@ class BaseLLMWrapper(BaseChatModel, ABC):
     def _serve(
         self, record: CallRecord, op: Callable[[Target, Instance, float], T], *, streaming: bool
     ) -> Served[T]:
-        """Route `op`; a call that no instance answered is counted as failed."""
+        """Route `op` (hedged when configured); a call no instance answered counts as failed."""
         try:
-            return self._route(record, op, streaming=streaming)
+            if self._hedger is None:
+                return self._route(record, op, streaming=streaming)
+            return self._hedger.race(
+                record,
+                lambda lane: self._route(lane, op, streaming=streaming),
+                _close_opened if streaming else _keep,
+            )
         except Exception:
             self._stats.record(record, ok=False, latency=0.0, usage=None)
             raise
@@ -174,7 +182,13 @@ class BaseLLMWrapper(BaseChatModel, ABC):
     ) -> Served[T]:
         """Async twin of `_serve`."""
         try:
-            return await self._aroute(record, op, streaming=streaming)
+            if self._hedger is None:
+                return await self._aroute(record, op, streaming=streaming)
+            return await self._hedger.arace(
+                record,
+                lambda lane: self._aroute(lane, op, streaming=streaming),
+                _aclose_opened if streaming else _akeep,
+            )
         except Exception:
             self._stats.record(record, ok=False, latency=0.0, usage=None)
             raise
@@ -312,9 +326,33 @@ class BaseLLMWrapper(BaseChatModel, ABC):
             "instance": served.instance.id,
             "attempts": record.attempts,
             "fallbacks": record.fallbacks,
-            "hedged": False,
+            "hedged": record.hedges > 0,
             "cache_hit": False,
         }
+
+
+def _keep(served: Served[Any]) -> None:
+    """A losing hedge lane's complete answer holds nothing that needs closing."""
+
+
+async def _akeep(served: Served[Any]) -> None:
+    """Async twin of `_keep`."""
+
+
+def _close_opened(served: Served[Opened]) -> None:
+    """Close a losing hedge lane's stream and free its limit slot."""
+    try:
+        served.value[1].close()  # type: ignore[attr-defined]
+    finally:
+        served.permit.release()
+
+
+async def _aclose_opened(served: Served[AsyncOpened]) -> None:
+    """Async twin of `_close_opened`."""
+    try:
+        await served.value[1].aclose()  # type: ignore[attr-defined]
+    finally:
+        served.permit.release()
 
 
 class _StreamRelay:

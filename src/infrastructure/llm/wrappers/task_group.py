@@ -14,6 +14,7 @@ from infrastructure.llm.attempts import Served
 from infrastructure.llm.call_record import CallRecord
 from infrastructure.llm.deadline import Deadline
 from infrastructure.llm.fallback import EnhancedFallbackManager, FallbackPlan
+from infrastructure.llm.hedging import Hedger
 from infrastructure.llm.instance import Instance
 from infrastructure.llm.target import Target
 from infrastructure.llm.task_group_manager import TaskGroupManager
@@ -63,6 +64,9 @@ class TaskGroupWrapper(BaseLLMWrapper):
             max_attempts=self.max_attempts,
             deadline=self.deadline,
         )
+        group, _ = self.task_group_manager.split_target(self.target)
+        hedging = self.task_group_manager.group_config(group).fallback_config.hedging
+        self._hedger = Hedger(hedging) if hedging else None
         return self
 
     @property

@@ -1,0 +1,198 @@
+"""Hedged requests: when a call has not answered after a delay, race another lane against it.
+
+A lane is one full routing run (its own retries and fallbacks) with its own `CallRecord`;
+lanes share the call's deadline and `busy` set, so a hedge goes to an instance the other
+lanes are not using. The first lane to succeed wins; the others are cancelled (async) or,
+in sync calls where a blocked HTTP request cannot be interrupted, left to finish in a worker
+thread with their answer dropped. Every lane takes its own limit slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any, TypeVar
+
+from infrastructure.llm.attempts import Served
+from infrastructure.llm.call_record import CallRecord
+from infrastructure.llm.config import HedgingConfig
+from infrastructure.llm.error_classification import ErrorKind, classify
+from infrastructure.llm.errors import LLMWrapperError
+
+T = TypeVar("T")
+
+# Recompute the observed p95 after this many new latencies, not on every call.
+_P95_REFRESH = 10
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _lane_executor() -> ThreadPoolExecutor:
+    """Worker threads for sync hedged calls, created on first use."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=128, thread_name_prefix="llm-hedge")
+        return _executor
+
+
+def _ends_the_call(exc: BaseException) -> bool:
+    """Errors caused by the request itself: no other lane can do better, so stop at once."""
+    return not isinstance(exc, LLMWrapperError) and classify(exc) is ErrorKind.FATAL
+
+
+class Hedger:
+    """Decides when to hedge (a fixed delay or the observed p95) and races the lanes."""
+
+    def __init__(self, config: HedgingConfig, window: int = 500) -> None:
+        self.config = config
+        self._latencies: deque[float] = deque(maxlen=window)
+        self._p95: float | None = None
+        self._unsorted = 0
+
+    def delay(self) -> float:
+        """Seconds to wait for an answer before starting the next lane."""
+        if self.config.delay != "p95":
+            return float(self.config.delay)
+        if len(self._latencies) < self.config.min_samples:
+            return self.config.fallback_delay
+        if self._p95 is None or self._unsorted >= _P95_REFRESH:
+            ordered = sorted(self._latencies)
+            self._p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+            self._unsorted = 0
+        return self._p95
+
+    def observe(self, seconds: float) -> None:
+        """Note how long a winning lane took to answer (or to its first chunk)."""
+        self._latencies.append(seconds)
+        self._unsorted += 1
+
+    async def arace(
+        self,
+        record: CallRecord,
+        run_lane: Callable[[CallRecord], Awaitable[Served[T]]],
+        discard: Callable[[Served[T]], Awaitable[None]],
+    ) -> Served[T]:
+        """Run lanes until one succeeds, cancelling the rest; if all fail, raise lane 1's error."""
+        lanes: dict[asyncio.Future[Served[T]], tuple[CallRecord, float]] = {}
+        errors: list[BaseException] = []
+        first: asyncio.Future[Served[T]] | None = None
+        winner: asyncio.Future[Served[T]] | None = None
+
+        def launch() -> asyncio.Future[Served[T]]:
+            lane = record.lane()
+            task = asyncio.ensure_future(run_lane(lane))
+            lanes[task] = (lane, time.monotonic())
+            return task
+
+        first = launch()
+        started = time.monotonic()
+        pending: set[asyncio.Future[Served[T]]] = {first}
+        try:
+            while pending:
+                timeout = self._until_next_hedge(started, len(lanes))
+                done, pending = await asyncio.wait(
+                    pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+                if not done:
+                    pending.add(launch())
+                    record.hedges += 1
+                    continue
+                for task in done:
+                    exc = task.exception()
+                    if exc is None:
+                        winner = task
+                        break
+                    errors.append(exc)
+                    if _ends_the_call(exc):
+                        raise exc
+                if winner is not None:
+                    self.observe(time.monotonic() - lanes[winner][1])
+                    return winner.result()
+            raise self._first_error(first, errors)
+        finally:
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+            for task, (lane, _) in lanes.items():
+                record.absorb(lane)
+                if task is not winner and not task.cancelled() and task.exception() is None:
+                    await discard(task.result())
+
+    def race(
+        self,
+        record: CallRecord,
+        run_lane: Callable[[CallRecord], Served[T]],
+        discard: Callable[[Served[T]], None],
+    ) -> Served[T]:
+        """Sync twin of `arace`: lanes run in worker threads; losers finish there, dropped."""
+        executor = _lane_executor()
+        lanes: dict[Future[Served[T]], tuple[CallRecord, float]] = {}
+        errors: list[BaseException] = []
+        winner: Future[Served[T]] | None = None
+
+        def launch() -> Future[Served[T]]:
+            lane = record.lane()
+            future = executor.submit(run_lane, lane)
+            lanes[future] = (lane, time.monotonic())
+            return future
+
+        first = launch()
+        started = time.monotonic()
+        pending: set[Future[Served[T]]] = {first}
+        try:
+            while pending:
+                timeout = self._until_next_hedge(started, len(lanes))
+                done, pending = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
+                if not done:
+                    pending.add(launch())
+                    record.hedges += 1
+                    continue
+                for future in done:
+                    exc = future.exception()
+                    if exc is None:
+                        winner = future
+                        break
+                    errors.append(exc)
+                    if _ends_the_call(exc):
+                        raise exc
+                if winner is not None:
+                    self.observe(time.monotonic() - lanes[winner][1])
+                    return winner.result()
+            raise self._first_error(first, errors)
+        finally:
+            for future, (lane, _) in lanes.items():
+                record.absorb(lane)
+                if future is not winner:
+                    future.cancel()
+                    future.add_done_callback(_discarding(discard))
+
+    def _until_next_hedge(self, started: float, launched: int) -> float | None:
+        """Seconds until the next lane is due, or None when no more lanes may start."""
+        if launched > self.config.max_extra_attempts:
+            return None
+        due = started + launched * self.delay()
+        return max(due - time.monotonic(), 0.0)
+
+    @staticmethod
+    def _first_error(first: Any, errors: list[BaseException]) -> BaseException:
+        """The first lane's error (it tried longest), else the first error seen."""
+        if first.done() and not first.cancelled() and first.exception() is not None:
+            return first.exception()
+        return errors[0]
+
+
+def _discarding(discard: Callable[[Served[T]], None]) -> Callable[[Future[Served[T]]], None]:
+    """A done-callback that drops a losing lane's answer (closing its stream, freeing its slot)."""
+
+    def on_done(future: Future[Served[T]]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            discard(future.result())
+
+    return on_done

@@ -1,0 +1,163 @@
+"""PollingPoolWrapper: a polling pool (instances rotated for throughput) as one chat model."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, ClassVar, Literal, TypeVar
+
+from langchain_core.utils import from_env
+from pydantic import Field, PrivateAttr, model_validator
+from typing_extensions import Self
+
+from infrastructure.llm.attempts import Served
+from infrastructure.llm.call_record import CallRecord
+from infrastructure.llm.deadline import Deadline
+from infrastructure.llm.errors import LLMWrapperError
+from infrastructure.llm.health_probe import DEFAULT_PROBE_TIMEOUT
+from infrastructure.llm.hedging import Hedger
+from infrastructure.llm.instance import Instance
+from infrastructure.llm.polling_pool import PollingPool
+from infrastructure.llm.polling_pool_manager import PollingPoolManager
+from infrastructure.llm.pool_attempts import PoolRun, arun_in_pool, run_in_pool
+from infrastructure.llm.target import Target
+from infrastructure.llm.task_group_manager import TaskGroupManager
+from infrastructure.llm.wrappers.base import BaseLLMWrapper
+from infrastructure.llm.wrappers.task_group import CONFIG_DIR_ENV, DEFAULT_CONFIG_DIR
+
+T = TypeVar("T")
+
+_WRAPPER_SUFFIX = "_wrapper"
+
+
+class PollingPoolWrapper(BaseLLMWrapper):
+    """Sends each call to the pool's next healthy instance; on failure rotates or retries.
+
+    `pool` defaults to the wrapper's name without `_wrapper` (`fast_pool_wrapper` routes
+    `fast_pool`). `strategy` and `max_instance_attempts` override the pool's
+    `fallback_config`; `deadline` bounds a whole call (default: attempts x the longest timeout).
+    Health checks run in the background once started (`start_health_checks()` here, or on
+    the factory or manager).
+    """
+
+    wrapper_type: ClassVar[str] = "polling_pool"
+
+    pool: str | None = None
+    strategy: Literal["instance_rotation", "simple_retry"] | None = None
+    max_instance_attempts: int | None = Field(default=None, ge=1)
+    deadline: float | None = Field(default=None, gt=0)
+    config_dir: str | None = Field(default_factory=from_env(CONFIG_DIR_ENV, default=None))
+    task_group_manager: TaskGroupManager | None = Field(default=None, exclude=True, repr=False)
+    polling_pool_manager: PollingPoolManager | None = Field(default=None, exclude=True, repr=False)
+
+    _pool: PollingPool = PrivateAttr()
+    _deadline: float = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _resolve_pool(self) -> Self:
+        if self.pool is None:
+            if not (self.name and self.name.endswith(_WRAPPER_SUFFIX)):
+                raise LLMWrapperError(
+                    f"polling pool wrapper {self.name!r}: say which pool it routes "
+                    "(pool='name'), or name it '<pool>_wrapper'"
+                )
+            self.pool = self.name[: -len(_WRAPPER_SUFFIX)]
+        if self.polling_pool_manager is None:
+            if self.task_group_manager is None:
+                directory = Path(self.config_dir or DEFAULT_CONFIG_DIR)
+                self.task_group_manager = TaskGroupManager.from_config_dir(directory)
+            self.polling_pool_manager = PollingPoolManager(self.task_group_manager)
+        self.task_group_manager = self.polling_pool_manager.task_group_manager
+        if self.name is None:
+            self.name = f"{self.pool}{_WRAPPER_SUFFIX}"
+        self._pool = self.polling_pool_manager.pool(self.pool)
+        config = self._pool.config
+        self.strategy = self.strategy or config.fallback_config.strategy
+        attempts = self.max_instance_attempts or config.fallback_config.max_instance_attempts
+        self.max_instance_attempts = attempts
+        longest = max((m.target.config.timeout for m in self._pool.members), default=30.0)
+        self._deadline = self.deadline or attempts * longest
+        self._hedger = Hedger(config.hedging) if config.hedging else None
+        return self
+
+    @property
+    def _llm_type(self) -> str:
+        return "polling-pool-wrapper"
+
+    @property
+    def routed_name(self) -> str:
+        return self._pool.name
+
+    def routed_instances(self) -> list[Instance]:
+        return [m.instance for m in self._pool.members]
+
+    def _start_call(self) -> CallRecord:
+        assert self.task_group_manager is not None
+        return CallRecord(Deadline(self.task_group_manager.clock, self._deadline))
+
+    def _run(self, record: CallRecord) -> PoolRun:
+        assert self.task_group_manager is not None and self.strategy is not None
+        return PoolRun(
+            self._pool,
+            record,
+            self.task_group_manager.clock,
+            strategy=self.strategy,
+            max_attempts=self.max_instance_attempts or 1,
+        )
+
+    def _route(
+        self, record: CallRecord, op: Callable[[Target, Instance, float], T], *, streaming: bool
+    ) -> Served[T]:
+        return run_in_pool(self._run(record), op, streaming=streaming)
+
+    async def _aroute(
+        self,
+        record: CallRecord,
+        op: Callable[[Target, Instance, float], Awaitable[T]],
+        *,
+        streaming: bool,
+    ) -> Served[T]:
+        return await arun_in_pool(self._run(record), op, streaming=streaming)
+
+    def start_health_checks(self) -> None:
+        """Check this pool's instances in the background every `health_check_interval`."""
+        self._pool.health.start()
+
+    def stop_health_checks(self) -> None:
+        self._pool.health.stop()
+
+    def health_check(self, timeout: float = DEFAULT_PROBE_TIMEOUT) -> dict[str, Any]:
+        """Run one round of the pool's health checks now and report the pool's health.
+
+        `timeout` is unused: probes use the pool's `health_check_timeout`.
+        """
+        self._pool.health.check_now()
+        return self._health_report()
+
+    async def ahealth_check(self, timeout: float = DEFAULT_PROBE_TIMEOUT) -> dict[str, Any]:
+        """Async twin of `health_check`."""
+        await self._pool.health.acheck_now()
+        return self._health_report()
+
+    def _health_report(self) -> dict[str, Any]:
+        healthy = self._pool.health.healthy_count
+        return {
+            "healthy": healthy > 0,
+            "healthy_instances": healthy,
+            "total_instances": len(self._pool.members),
+            "instances": self._pool.health.snapshot(),
+        }
+
+    def get_stats(self) -> dict[str, Any]:
+        stats = super().get_stats()
+        stats["type"] = "polling_pool"
+        stats["strategy"] = self.strategy
+        stats["rotation_strategy"] = self._pool.config.rotation_strategy
+        stats["healthy_instances"] = self._pool.health.healthy_count
+        stats["total_instances"] = len(self._pool.members)
+        stats["health"] = self._pool.health.snapshot()
+        stats["breakers"] = self._pool.breaker_states()
+        return stats
+
+    def _routing_metadata(self, served: Served[Any], record: CallRecord) -> dict[str, Any]:
+        return {**super()._routing_metadata(served, record), "pool": self._pool.name}
