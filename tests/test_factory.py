@@ -56,6 +56,23 @@ def test_example_fast_group_ends_at_the_mock_when_everything_is_down(
     assert message.content == "Mock reply to: hello"
 
 
+def test_example_fast_pool_rotates_over_the_healthy_part_of_the_fleet(
+    start_sim: StartSim, monkeypatch: pytest.MonkeyPatch, dead_url: str
+) -> None:
+    vllm = [start_sim("error_rate:1.0"), start_sim("healthy"), start_sim("healthy")]
+    monkeypatch.setenv("OPENAI_BASE_URL", dead_url)
+    monkeypatch.setenv("ANTHROPIC_COMPAT_BASE_URL", dead_url)
+    for index, server in enumerate(vllm, start=1):
+        monkeypatch.setenv(f"VLLM_URL_{index}", server.base_url)
+    factory = LLMWrapperFactory.from_config_dir(REPO_CONFIGS, clock=FakeClock())
+    pool = factory.get_wrapper("fast_pool_wrapper")
+    for _ in range(3):  # fast_pool's failure_threshold
+        health = pool.health_check()
+    assert (health["healthy_instances"], health["total_instances"]) == (3, 6)
+    served = {pool.invoke("hello").response_metadata["routing"]["instance"] for _ in range(6)}
+    assert served == {"local-qwen#vllm-2", "local-qwen#vllm-3", "mock-echo#0"}
+
+
 @pytest.fixture
 def factory(start_sim: StartSim, dead_url: str, tmp_path: Path) -> LLMWrapperFactory:
     good = start_sim("healthy")

@@ -11,6 +11,7 @@ import pytest
 from infrastructure.llm.clock import FakeClock
 from infrastructure.llm.errors import AllTargetsFailedError, LLMWrapperError
 from infrastructure.llm.factory import LLMWrapperFactory
+from infrastructure.llm.limits import EchelonLimiter, Permit
 from infrastructure.llm.polling_pool_manager import PollingPoolManager
 from infrastructure.llm.sim import FaultMode
 from infrastructure.llm.task_group_manager import TaskGroupManager
@@ -255,3 +256,50 @@ def test_factory_rejects_bad_pool_wrapper_config(
     factory = LLMWrapperFactory(manager_for(*pool_config(sim.base_url)))
     with pytest.raises((LLMWrapperError, ValueError), match=message):
         factory.create_polling_pool_wrapper(name, config)
+
+
+@pytest.mark.parametrize("rotation", ["round_robin", "random", "least_busy", "weighted"])
+def test_a_pool_of_1000_instances_looks_at_one_candidate_per_call(
+    rotation: str, manager_for: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoints = [{"name": f"e{n}"} for n in range(1000)]
+    models = {"m": {"provider": "mock", "model": "echo", "endpoints": endpoints}}
+    groups = {"g": {"echelon1": {"models": ["m"]}}}
+    pools = {"p": {"task_groups": ["g"], "rotation_strategy": rotation}}
+    wrapper = pool_wrapper(manager_for(models, groups, pools))
+    pool = wrapper.polling_pool_manager.pool("p")  # type: ignore[union-attr]
+    examined: list[int] = []
+    original = EchelonLimiter.try_acquire
+
+    def counting(limiter: EchelonLimiter) -> Permit | None:
+        examined.append(1)
+        return original(limiter)
+
+    monkeypatch.setattr(EchelonLimiter, "try_acquire", counting)
+
+    for _ in range(50):
+        wrapper.invoke("hi")
+    assert len(examined) == 50  # the first candidate offered was taken every time
+
+    for index in range(1000):
+        pool.rotation.set_healthy(index, index == 500)
+    examined.clear()
+    for _ in range(50):
+        assert wrapper.invoke("hi").response_metadata["routing"]["instance"] == "m#e500"
+    assert len(examined) == 50
+
+
+def test_factory_context_stops_health_checks(start_sim: StartSim, tmp_path: Any) -> None:
+    import threading
+
+    from conftest import write_config
+
+    sim = start_sim("healthy")
+    directory = write_config(tmp_path / "llms", *pool_config(sim.base_url))
+    with LLMWrapperFactory.from_config_dir(directory) as factory:
+        factory.start_health_checks()
+        health = factory.polling_pool_manager.health()["p"]
+        assert health["checks_running"] is True
+        assert (health["healthy_instances"], health["total_instances"]) == (1, 1)
+    assert factory.polling_pool_manager.health()["p"]["checks_running"] is False
+    assert not [t for t in threading.enumerate() if t.name.startswith("pool-health-")]
