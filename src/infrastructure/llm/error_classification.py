@@ -56,7 +56,7 @@ class ErrorKind(Enum):
         return self is not ErrorKind.FATAL
 
 
-def _http_error_types(*names: str) -> tuple[type[BaseException], ...]:
+def http_error_types(*names: str) -> tuple[type[BaseException], ...]:
     """The named exception classes of whichever of httpx2 / httpx is installed."""
     found: list[type[BaseException]] = []
     for module_name in ("httpx2", "httpx"):
@@ -73,10 +73,10 @@ _OWN_RETRYABLE = (NoCapacityError, CircuitOpenError)
 _MODEL_MISCONFIGURED = (ModelAuthenticationError, ModelPermissionDeniedError, ModelNotFoundError)
 _MODEL_FATAL = (ModelInvalidRequestError, ContextOverflowError)
 # A bad base_url or header value: the instance's configuration, not the request, is wrong.
-_HTTP_MISCONFIGURED = _http_error_types("UnsupportedProtocol", "LocalProtocolError", "InvalidURL")
+_HTTP_MISCONFIGURED = http_error_types("UnsupportedProtocol", "LocalProtocolError", "InvalidURL")
 _NETWORK_RETRYABLE = (
     # httpx timeouts, connect/read/write errors, RemoteProtocolError (a stream cut mid-read).
-    *_http_error_types("TransportError"),
+    *http_error_types("TransportError"),
     # Without a status: connection and timeout errors, error events in a stream.
     openai.APIError,
     TimeoutError,
@@ -99,7 +99,7 @@ def classify(exc: BaseException) -> ErrorKind:
             return ErrorKind.FATAL
         if exc.is_retryable:
             return ErrorKind.RETRYABLE
-    status = _status_code(exc)
+    status = status_code(exc)
     if status is not None:
         return _classify_status(status)
     if isinstance(exc, _HTTP_MISCONFIGURED):
@@ -109,7 +109,7 @@ def classify(exc: BaseException) -> ErrorKind:
     return ErrorKind.FATAL
 
 
-def _status_code(exc: BaseException) -> int | None:
+def status_code(exc: BaseException) -> int | None:
     """The HTTP status an error carries, on itself or on its `response`."""
     status = getattr(exc, "status_code", None)
     if not isinstance(status, int):
