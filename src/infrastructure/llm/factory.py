@@ -84,6 +84,26 @@ class LLMWrapperFactory:
         self._wrappers[name] = wrapper
         return wrapper
 
+    def task_group_wrapper_for(self, target: str) -> TaskGroupWrapper:
+        """The wrapper `<target>_wrapper` for a task group target, created on first use."""
+        name = f"{target}_wrapper"
+        wrapper = self._wrappers.get(name)
+        if wrapper is None:
+            return self.create_task_group_wrapper(name, {"target": target})
+        if not isinstance(wrapper, TaskGroupWrapper):
+            raise LLMWrapperError(f"wrapper {name!r} exists but is not a task group wrapper")
+        return wrapper
+
+    def polling_pool_wrapper_for(self, pool: str) -> PollingPoolWrapper:
+        """The wrapper `<pool>_wrapper` for a polling pool, created on first use."""
+        name = f"{pool}_wrapper"
+        wrapper = self._wrappers.get(name)
+        if wrapper is None:
+            return self.create_polling_pool_wrapper(name, {"pool": pool})
+        if not isinstance(wrapper, PollingPoolWrapper):
+            raise LLMWrapperError(f"wrapper {name!r} exists but is not a polling pool wrapper")
+        return wrapper
+
     def start_health_checks(self) -> None:
         """Start background health checks for every polling pool."""
         self.polling_pool_manager.start_health_checks()
