@@ -1,0 +1,100 @@
+"""`llm-wrappers health`: probe every instance the wrappers can reach, once each, as a table."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit, urlunsplit
+
+from infrastructure.llm.cli.common import Subparsers, config_dir, config_dir_option, open_factory
+from infrastructure.llm.factory import LLMWrapperFactory
+from infrastructure.llm.health_probe import DEFAULT_PROBE_TIMEOUT, ProbeResult, probe
+from infrastructure.llm.instance import Instance
+
+HEADERS = ("INSTANCE", "MODEL", "PROVIDER", "BASE_URL", "HEALTHY", "ERROR")
+MAX_CONCURRENT_PROBES = 16
+
+
+def add_parser(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "health",
+        parents=[config_dir_option()],
+        help="probe every instance now and print a table; exit 1 unless all are healthy",
+        description="Probe every instance any wrapper can reach (GET <base_url>/models; "
+        "in-process models always count as healthy), each once, and print one row per "
+        "instance. Exit status: 0 when every instance is healthy, 1 otherwise.",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=DEFAULT_PROBE_TIMEOUT,
+        metavar="SECONDS",
+        help=f"how long each probe may take (default {DEFAULT_PROBE_TIMEOUT:g})",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    with open_factory(config_dir(args)) as factory:
+        instances = reachable_instances(factory)
+        with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_PROBES) as executor:
+            results = list(executor.map(lambda i: probe(i, args.timeout), instances))
+    print(format_table(HEADERS, [_row(i, r) for i, r in zip(instances, results, strict=True)]))
+    healthy = sum(result.healthy for result in results)
+    print(f"\n{healthy} of {len(results)} instances healthy")
+    return 0 if healthy == len(results) else 1
+
+
+def reachable_instances(factory: LLMWrapperFactory) -> list[Instance]:
+    """Every instance behind any registered wrapper, once each, sorted by id (model first)."""
+    unique = {
+        instance.id: instance
+        for name in factory.list_wrappers()
+        for instance in factory.get_wrapper(name).routed_instances()
+    }
+    return [unique[key] for key in sorted(unique)]
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns two spaces apart, headers first."""
+    lines = [headers, *rows]
+    widths = [max(len(cell) for cell in column) for column in zip(*lines, strict=True)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
+
+
+def _row(instance: Instance, result: ProbeResult) -> tuple[str, ...]:
+    facts = instance.describe()
+    return (
+        instance.id,
+        facts["model"] or "-",
+        facts["provider"] or "-",
+        public_url(facts["base_url"]),
+        "yes" if result.healthy else "no",
+        result.error or "",
+    )
+
+
+def public_url(url: str | None) -> str:
+    """`url` without any `user:password@` part ("-" when there is no URL)."""
+    if not url:
+        return "-"
+    parts = urlsplit(url)
+    if not (parts.username or parts.password):
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
