@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,3 +21,35 @@ def test_quickstart_answers_every_call_despite_failing_instances() -> None:
     assert "11/11 calls answered" in result.stdout
     assert "Simulated reply to: What does a circuit breaker do?" in result.stdout
     assert "fleet#dead     open" in result.stdout
+
+
+def test_seed_usage_example_runs_every_part() -> None:
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "seed_usage.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=EXAMPLES.parent,
+    )
+    assert "task group: Simulated reply to: Hello, please introduce yourself" in result.stdout
+    assert "pool: Simulated reply to: Hello, please introduce yourself" in result.stdout
+    assert "node: Simulated reply to: What is a polling pool?" in result.stdout
+    assert "wrappers: 2 {'task_group': 1, 'polling_pool': 1}" in result.stdout
+
+
+def test_demo_command_answers_every_call_through_the_workflow() -> None:
+    command = shutil.which("llm-wrappers", path=str(Path(sys.executable).parent))
+    assert command, "the llm-wrappers console script is not installed"
+    result = subprocess.run(
+        [command, "demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=EXAMPLES.parent,
+    )
+    assert "6/6 calls answered" in result.stdout
+    assert "[answer] Simulated reply to: What does a circuit breaker do?" in result.stdout
+    assert "fast_group.echelon1  openai-gpt4#0                open" in result.stdout
+    assert "fast_pool after 3 health-check rounds: 3/6 instances healthy" in result.stdout
