@@ -13,7 +13,7 @@ import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
@@ -103,16 +103,8 @@ class Hedger:
                     pending.add(launch())
                     record.hedges += 1
                     continue
-                for task in done:
-                    exc = task.exception()
-                    if exc is None:
-                        winner = task
-                        break
-                    errors.append(exc)
-                    if _ends_the_call(exc):
-                        raise exc
+                winner = self._winner(done, lanes, errors)
                 if winner is not None:
-                    self.observe(time.monotonic() - lanes[winner][1])
                     return winner.result()
             raise self._first_error(first, errors)
         finally:
@@ -154,16 +146,8 @@ class Hedger:
                     pending.add(launch())
                     record.hedges += 1
                     continue
-                for future in done:
-                    exc = future.exception()
-                    if exc is None:
-                        winner = future
-                        break
-                    errors.append(exc)
-                    if _ends_the_call(exc):
-                        raise exc
+                winner = self._winner(done, lanes, errors)
                 if winner is not None:
-                    self.observe(time.monotonic() - lanes[winner][1])
                     return winner.result()
             raise self._first_error(first, errors)
         finally:
@@ -172,6 +156,26 @@ class Hedger:
                 if future is not winner:
                     future.cancel()
                     future.add_done_callback(_discarding(discard))
+
+    def _winner(
+        self,
+        done: Iterable[Any],
+        lanes: Mapping[Any, tuple[CallRecord, float]],
+        errors: list[BaseException],
+    ) -> Any | None:
+        """The first succeeded lane in `done` (its answer time observed), or None.
+
+        Failed lanes' errors go to `errors`; an error no other lane can fix is raised.
+        """
+        for lane in done:
+            exc = lane.exception()
+            if exc is None:
+                self.observe(time.monotonic() - lanes[lane][1])
+                return lane
+            errors.append(exc)
+            if _ends_the_call(exc):
+                raise exc
+        return None
 
     def _until_next_hedge(self, started: float, launched: int) -> float | None:
         """Seconds until the next lane is due, or None when no more lanes may start."""
