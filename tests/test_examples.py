@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from infrastructure import demo
+
+from conftest import StartSim
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -53,3 +60,22 @@ def test_demo_command_answers_every_call_through_the_workflow() -> None:
     assert "[answer] Simulated reply to: What does a circuit breaker do?" in result.stdout
     assert "fast_group.echelon1  openai-gpt4#0                open" in result.stdout
     assert "fast_pool after 3 health-check rounds: 3/6 instances healthy" in result.stdout
+
+
+def test_demo_uses_a_real_server_named_in_the_environment(
+    start_sim: StartSim, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Variables the user sets win over the demo's simulators (here a simulator stands in
+    for the user's real OpenAI-compatible server)."""
+    users_server = start_sim("healthy")
+    monkeypatch.setenv("OPENAI_BASE_URL", users_server.base_url)
+    monkeypatch.setenv("OPENAI_MODEL", "my-model")
+    monkeypatch.chdir(EXAMPLES.parent)
+    assert demo.main([]) == 0
+    # Every answer node call went to echelon 1's openai-gpt4, the user's server (the pool
+    # node may send it calls too).
+    assert users_server.stats.completed >= len(demo.QUESTIONS)
+    output = capsys.readouterr().out
+    assert "fast_group.echelon1  openai-gpt4#0                closed" in output
+    # Echelon 1 answered every call (its other model, still simulated dead, costs retries).
+    assert re.search(r"fast_group_wrapper: 3/3 answered, \d+ retries, 0 fallbacks", output)
