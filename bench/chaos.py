@@ -1,0 +1,368 @@
+"""Chaos run: a polling pool (with and without hedging) vs LangChain's retry + fallbacks.
+
+Three simulator instances in one child process: one hung (never answers; calls to it end at
+the 5 s timeout), one failing 30% of its calls with a 500, one healthy with 20 ms latency.
+Each contender makes `--calls` async calls (`ainvoke`), at most `--concurrency` in flight,
+all in one event loop, and the run reports success rate, p50, p99, max and throughput for:
+
+* pool, no hedging: a PollingPoolWrapper over the three instances, round_robin rotation,
+  `instance_rotation` with `max_instance_attempts: 3`, echelon timeout 5 s.
+* pool, hedged: the same pool with `hedging: {delay: p95, max_extra_attempts: 1}`; until
+  `min_samples` (20) answers have been seen the hedge fires after `fallback_delay`, set here
+  to 0.1 s instead of the default 1 s. Why p95 and why that fallback delay: p95 adapts to what
+  the answering instances actually deliver under this load (60-95 ms here, most of it queueing
+  in the client's one event loop), so a call stuck on the hung instance is raced after that,
+  with no tuning. But the first wave of calls starts before any latency is known, and a call
+  waiting on its first lane does not look at the delay again until that wait ends, so those
+  calls wait the whole `fallback_delay`. With 20 in flight about a third of them land on the
+  hung instance; with the default 1 s they answer just over 1 s, and they are more than 1% of
+  600 calls: p99 over 1 s from the cold start alone (measured: 1099 ms). A fixed delay would
+  work too, but it has to be guessed per deployment; p95 with a small fallback does not.
+* LangChain baseline: `ChatOpenAI(timeout=5, max_retries=0)` per instance, chained LangChain's
+  own way as `a.with_retry().with_fallbacks([b.with_retry(), c.with_retry()])` (with_retry
+  defaults: 3 attempts, exponential backoff with jitter). A user with one primary would send
+  every call to the hung instance first whenever it is the primary, so, to be fair, three
+  such chains are built, each with a different instance as primary (the other two as
+  fallbacks, in order), and calls are dealt round-robin across them.
+
+Every contender gets a fresh manager (fresh breakers, health and hedge statistics). Background
+health checks run for both pool variants, every 1 s with a 0.5 s probe timeout, as a real
+deployment would run them (`--no-health-checks` turns them off). Latency percentiles are over
+every call, failed ones included (time until the error). Goals: 100% success for both pool
+variants, and p99 under 1 s with hedging. The script exits 0 even when a goal is missed.
+
+    python bench/chaos.py [--calls 600] [--concurrency 20] [--no-health-checks]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import BaseMessage
+from langchain_core.runnables import Runnable
+from langchain_openai import ChatOpenAI
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_config import write_config_dir
+
+from infrastructure.llm import PollingPoolManager, PollingPoolWrapper, TaskGroupManager
+
+from sim_process import simulator_process
+
+PROMPT = "Say something short."
+FAULTS = ("hang", "error_rate:0.3", "slow:0.02")
+LABELS = ("hung", "30% errors", "healthy 20 ms")
+TIMEOUT = 5.0
+HEALTH_INTERVAL = 1.0
+HEALTH_TIMEOUT = 0.5
+BASELINE = "LangChain retry+fallbacks"
+
+Call = Callable[[int], Awaitable[BaseMessage]]
+
+
+@dataclass
+class Outcome:
+    """One call: when it started (seconds into the run), how long it took, what served it."""
+
+    started: float
+    latency: float
+    ok: bool
+    routing: dict[str, Any] | None = None
+    error: str | None = None
+
+
+@dataclass
+class Run:
+    """Every call of one contender, and the wall time of the whole batch."""
+
+    name: str
+    outcomes: list[Outcome] = field(default_factory=list)
+    wall: float = 0.0
+    stats: dict[str, Any] | None = None
+
+    @property
+    def latencies(self) -> list[float]:
+        return sorted(o.latency for o in self.outcomes)
+
+    @property
+    def success_rate(self) -> float:
+        return sum(o.ok for o in self.outcomes) / len(self.outcomes)
+
+    def percentile(self, fraction: float) -> float:
+        """Nearest-rank percentile of all call latencies, failed calls included."""
+        ordered = self.latencies
+        return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+    @property
+    def throughput(self) -> float:
+        return len(self.outcomes) / self.wall
+
+    def routings(self) -> list[dict[str, Any]]:
+        return [o.routing for o in self.outcomes if o.routing is not None]
+
+
+def pool_config_dir(
+    root: Path, urls: list[str], hedging: dict[str, Any] | None, health: bool
+) -> Path:
+    """One model with the three simulator endpoints, one group over it, one pool over the group.
+
+    The echelon's `max_retries` only applies to task-group routing; in a pool the retries are
+    `max_instance_attempts`. Circuit breakers keep their defaults (open after 5 consecutive
+    failures, half-open after 60 s), as do the pool's health `failure_threshold` (3) and
+    `recovery_time` (60 s). The health interval and timeout only matter when checks are started.
+    """
+    models = {
+        "sim": {
+            "provider": "openai",
+            "model": "sim-model",
+            "api_key": "sk-bench",
+            "endpoints": [{"base_url": url, "weight": 1} for url in urls],
+        }
+    }
+    groups = {"chaos": {"echelon1": {"models": ["sim"], "timeout": TIMEOUT, "max_retries": 0}}}
+    pool: dict[str, Any] = {
+        "task_groups": ["chaos"],
+        "rotation_strategy": "round_robin",
+        "health_check_interval": HEALTH_INTERVAL if health else 30.0,
+        "health_check_timeout": HEALTH_TIMEOUT if health else 5.0,
+        "fallback_config": {"strategy": "instance_rotation", "max_instance_attempts": 3},
+    }
+    if hedging is not None:
+        pool["hedging"] = hedging
+    return write_config_dir(root, models, groups, {"chaos_pool": pool})
+
+
+def build_pool(config_dir: Path) -> PollingPoolWrapper:
+    """A wrapper over a fresh manager: no breaker, health or hedge state from earlier runs."""
+    manager = TaskGroupManager.from_config_dir(config_dir)
+    return PollingPoolWrapper(
+        name="chaos_pool_wrapper", polling_pool_manager=PollingPoolManager(manager)
+    )
+
+
+def build_baseline(urls: list[str]) -> list[Runnable[Any, BaseMessage]]:
+    """Three `with_retry().with_fallbacks(...)` chains, each with another instance as primary."""
+    models = [
+        ChatOpenAI(
+            base_url=url, api_key="sk-bench", model="sim-model", timeout=TIMEOUT, max_retries=0
+        )
+        for url in urls
+    ]
+    chains: list[Runnable[Any, BaseMessage]] = []
+    for first in range(len(models)):
+        order = models[first:] + models[:first]
+        primary, *rest = order
+        chains.append(primary.with_retry().with_fallbacks([m.with_retry() for m in rest]))
+    return chains
+
+
+def pool_call(wrapper: PollingPoolWrapper) -> Call:
+    """Call number -> one `ainvoke` of the wrapper."""
+
+    def call(number: int) -> Awaitable[BaseMessage]:
+        return wrapper.ainvoke(PROMPT)
+
+    return call
+
+
+async def drive(name: str, call: Call, calls: int, concurrency: int, progress: float) -> Run:
+    """Make `calls` calls, `concurrency` at a time; print progress every `progress` seconds."""
+    run = Run(name)
+    gate = asyncio.Semaphore(concurrency)
+    start = time.perf_counter()
+
+    async def one(number: int) -> None:
+        async with gate:
+            began = time.perf_counter()
+            try:
+                message = await call(number)
+            except Exception as exc:
+                latency = time.perf_counter() - began
+                error = f"{type(exc).__name__}: {exc}"[:300]
+                run.outcomes.append(Outcome(began - start, latency, False, error=error))
+            else:
+                latency = time.perf_counter() - began
+                routing = message.response_metadata.get("routing")
+                run.outcomes.append(Outcome(began - start, latency, True, routing))
+
+    async def report() -> None:
+        while True:
+            await asyncio.sleep(progress)
+            elapsed = time.perf_counter() - start
+            print(
+                f"  ... {name}: {len(run.outcomes)}/{calls} calls done after {elapsed:.0f} s",
+                flush=True,
+            )
+
+    reporter = asyncio.create_task(report())
+    try:
+        await asyncio.gather(*(one(n) for n in range(calls)))
+    finally:
+        reporter.cancel()
+    run.wall = time.perf_counter() - start
+    return run
+
+
+async def run_all(args: argparse.Namespace, urls: list[str], tmp: Path) -> list[Run]:
+    """Both pool variants, then the baseline, in this one event loop."""
+    hedging = {
+        "delay": args.hedge_delay if args.hedge_delay == "p95" else float(args.hedge_delay),
+        "max_extra_attempts": 1,
+        "min_samples": 20,
+        "fallback_delay": args.hedge_fallback_delay,
+    }
+    variants = {"pool, no hedging": None, f"pool, hedged ({args.hedge_delay})": hedging}
+    runs: list[Run] = []
+    for index, (name, hedge) in enumerate(variants.items()):
+        wrapper = build_pool(pool_config_dir(tmp / f"v{index}", urls, hedge, args.health_checks))
+        print(f"running {name} ...", flush=True)
+        if args.health_checks:
+            wrapper.start_health_checks()
+        try:
+            run = await drive(name, pool_call(wrapper), args.calls, args.concurrency, args.progress)
+        finally:
+            if args.health_checks:
+                wrapper.stop_health_checks()
+        run.stats = wrapper.get_stats()
+        runs.append(run)
+
+    chains = build_baseline(urls)
+
+    def baseline(number: int) -> Awaitable[BaseMessage]:
+        return chains[number % len(chains)].ainvoke(PROMPT)
+
+    print(f"running {BASELINE} ...", flush=True)
+    runs.append(await drive(BASELINE, baseline, args.calls, args.concurrency, args.progress))
+    return runs
+
+
+def describe_instance(instance_id: str) -> str:
+    """`sim#2` -> `healthy 20 ms`."""
+    index = int(instance_id.rpartition("#")[2])
+    return LABELS[index]
+
+
+def print_report(args: argparse.Namespace, runs: list[Run]) -> None:
+    health = (
+        f"background health checks every {HEALTH_INTERVAL:g} s, probe timeout {HEALTH_TIMEOUT:g} s"
+        if args.health_checks
+        else "no background health checks"
+    )
+    print(f"\n{args.calls} calls per contender, {args.concurrency} in flight, one event loop;")
+    instances = ", ".join(f"{f} ({label})" for f, label in zip(FAULTS, LABELS, strict=True))
+    print(f"instances: {instances};")
+    print(f"timeout {TIMEOUT:g} s per attempt; pools: {health}\n")
+    header = (
+        f"{'':28} {'success':>8} {'p50 ms':>8} {'p99 ms':>9} {'max ms':>9} {'calls/s':>8}"
+        f" {'attempts':>9} {'hedged':>7}"
+    )
+    print(header)
+    for run in runs:
+        routings = run.routings()
+        attempts = (
+            f"{statistics.fmean(r['attempts'] for r in routings):9.2f}" if routings else f"{'-':>9}"
+        )
+        hedged = (
+            f"{sum(r['hedged'] for r in routings) / len(routings):7.1%}"
+            if routings
+            else f"{'-':>7}"
+        )
+        print(
+            f"{run.name:28} {run.success_rate:8.1%} {run.percentile(0.50) * 1000:8.1f}"
+            f" {run.percentile(0.99) * 1000:9.1f} {run.latencies[-1] * 1000:9.1f}"
+            f" {run.throughput:8.1f} {attempts} {hedged}"
+        )
+    print("(attempts: mean HTTP attempts per successful call incl. hedges; hedged: share of calls)")
+
+    baseline = runs[-1]
+    print()
+    for run in runs[:-1]:
+        p99 = run.percentile(0.99) / baseline.percentile(0.99)
+        rate = run.throughput / baseline.throughput
+        print(f"{run.name:28} p99 ratio vs baseline {p99:6.3f}   throughput ratio {rate:6.2f}x")
+
+    print()
+    for run in runs[:-1]:
+        served = Counter(describe_instance(r["instance"]) for r in run.routings())
+        stats = run.stats or {}
+        failures = {
+            describe_instance(k): v["failures"] for k, v in stats.get("per_instance", {}).items()
+        }
+        breakers = {describe_instance(k): v["state"] for k, v in stats.get("breakers", {}).items()}
+        health = {
+            describe_instance(k): "healthy" if v["healthy"] else "unhealthy"
+            for k, v in stats.get("health", {}).items()
+        }
+        print(f"{run.name}: served by {dict(served)}")
+        print(f"    failed attempts per instance {failures} (hedge-cancelled ones not counted)")
+        print(f"    at the end: breakers {breakers}; health {health}")
+        errors = Counter(o.error for o in run.outcomes if not o.ok)
+        for error, count in errors.most_common(3):
+            print(f"    {count} x {error}")
+    baseline_errors = Counter(o.error for o in baseline.outcomes if not o.ok)
+    for error, count in baseline_errors.most_common(3):
+        print(f"{BASELINE}: {count} x {error}")
+
+    print()
+    for run in runs[:-1]:
+        met = "met" if run.success_rate == 1.0 else "NOT met"
+        print(f"goal 100% success ({run.name}): {met} ({run.success_rate:.1%})")
+    hedged_p99 = runs[1].percentile(0.99)
+    met = "met" if hedged_p99 < 1.0 else "NOT met"
+    print(f"goal hedged p99 < 1 s: {met} ({hedged_p99 * 1000:.1f} ms)")
+
+    if args.show_slowest:
+        for run in runs:
+            print(f"\nslowest {args.show_slowest} calls of {run.name}:")
+            slowest = sorted(run.outcomes, key=lambda o: o.latency, reverse=True)
+            for o in slowest[: args.show_slowest]:
+                r = o.routing or {}
+                where = describe_instance(r["instance"]) if r else o.error
+                print(
+                    f"  started {o.started:7.3f} s  took {o.latency * 1000:8.1f} ms  "
+                    f"attempts {r.get('attempts', '-')}  hedged {r.get('hedged', '-')}  {where}"
+                )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=600)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument(
+        "--no-health-checks",
+        dest="health_checks",
+        action="store_false",
+        help="do not run background health checks on the pools",
+    )
+    parser.add_argument("--hedge-delay", default="p95", help="'p95' or seconds (default p95)")
+    parser.add_argument(
+        "--hedge-fallback-delay",
+        type=float,
+        default=0.1,
+        help="hedge delay until 20 latencies are known, with --hedge-delay p95 (default 0.1)",
+    )
+    parser.add_argument(
+        "--progress", type=float, default=5.0, help="seconds between progress lines"
+    )
+    parser.add_argument("--show-slowest", type=int, default=0, help="list the N slowest calls")
+    args = parser.parse_args()
+
+    with simulator_process(*FAULTS) as urls, tempfile.TemporaryDirectory() as tmp:
+        runs = asyncio.run(run_all(args, urls, Path(tmp)))
+    print_report(args, runs)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
