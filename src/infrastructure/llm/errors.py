@@ -64,6 +64,10 @@ class StreamInterruptedError(LLMWrapperError):
         super().__init__(f"{message} (after {len(partial_text)} characters of output)")
 
 
+class MigrationError(LLMWrapperError):
+    """A config migration could not be carried out; the message says what was left as it was."""
+
+
 def error_summary(exc: BaseException, limit: int = 200) -> str:
     """The first line of an error's message, cut to `limit` characters ("" when it has none)."""
     lines = str(exc).strip().splitlines()

@@ -45,7 +45,7 @@ def check_pool_references(
     ]
     for name, pool in pools.valid.items():
         for index, target in enumerate(pool.targets()):
-            problem = _missing_target(target, groups)
+            problem = missing_target(target, groups)
             if problem:
                 issues.append(
                     ConfigIssue(pools.files[name], format_path(("task_groups", index)), problem)
@@ -80,12 +80,12 @@ def _target_issues(
                 f"such as '{group.name}.echelon2' or another group",
             )
         else:
-            problem = _missing_target(target, groups)
+            problem = missing_target(target, groups)
             if problem:
                 yield ConfigIssue(file, path, problem)
 
 
-def _missing_target(target: FallbackTarget, groups: Definitions[TaskGroupConfig]) -> str | None:
+def missing_target(target: FallbackTarget, groups: Definitions[TaskGroupConfig]) -> str | None:
     """What is missing when `target` names an undefined group or echelon; None if nothing is."""
     if not groups.defined(target.group):
         return f"unknown group {target.group!r}; {_known('group', target.group, groups.files)}"

@@ -1,0 +1,115 @@
+"""`llm-wrappers migrate` (also `scripts/migrate_llm_config.py`): move a legacy global fallback
+into each group and pool file, with a backup, atomically, or show or check what it would do."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from infrastructure.llm.cli.common import (
+    Subparsers,
+    config_dir,
+    config_dir_option,
+    print_config_error,
+)
+from infrastructure.llm.config import loader
+from infrastructure.llm.errors import ConfigError, MigrationError
+from infrastructure.llm.migration import ConfigMigrator, MigrationResult, MigrationValidation
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_ERROR = 2
+
+
+def add_parser(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "migrate",
+        parents=[config_dir_option()],
+        help="write a legacy global fallback into each group and pool file",
+        description="Give every task group and polling pool without a fallback_config the one "
+        "it inherits from the legacy global_fallback.yaml (or the defaults), then rename that "
+        "file to global_fallback.yaml.migrated. Nothing is written unless the result loads "
+        "and routes every call as before; files are backed up first and written atomically, "
+        "all or none. Exit status: 0 success (or nothing to do), 1 invalid configuration or "
+        "not yet migrated (--validate-only), 2 error while writing (files restored).",
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--dry-run", action="store_true", help="print the diff of every change; write nothing"
+    )
+    mode.add_argument(
+        "--validate-only",
+        action="store_true",
+        help="check that the directory is valid and fully migrated; write nothing",
+    )
+    parser.add_argument(
+        "--no-backup",
+        action="store_true",
+        help="do not copy the files to .migration-backups/<timestamp>/ first",
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="also print each diff and each file left alone"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    directory = config_dir(args)
+    # The loader's "legacy file found, run migrate" warning is what this command answers.
+    logging.getLogger(loader.__name__).setLevel(logging.ERROR)
+    try:
+        migrator = ConfigMigrator.from_config_dir(directory, backup=not args.no_backup)
+        if args.validate_only:
+            return _report_validation(directory, migrator.validate_migration())
+        result = migrator.migrate(dry_run=args.dry_run)
+    except ConfigError as error:
+        print_config_error(error)
+        print("no file was changed", file=sys.stderr)
+        return EXIT_INVALID
+    except (MigrationError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    _report_result(result, verbose=args.verbose, dry_run=args.dry_run)
+    return EXIT_OK
+
+
+def _report_result(result: MigrationResult, *, verbose: bool, dry_run: bool) -> None:
+    root = result.config_dir
+    if not result.changed:
+        print(
+            f"nothing to migrate in {root}: every group and pool has its own fallback_config "
+            "and there is no legacy global fallback file"
+        )
+        return
+    for change in result.changes:
+        if dry_run or verbose:
+            print(change.diff(root), end="")
+    for change in result.changes:
+        print(f"  {change.describe(root)}")
+    for note in result.notes:
+        print(f"note: {note}")
+    checked = f"the result loads and routes all {result.routes_checked} routes and pools as before"
+    count = len(result.changes)
+    if dry_run:
+        print(f"dry run: {count} file(s) would change; {checked}; nothing was written")
+        return
+    print(f"migrated {root}: {count} file(s) changed; {checked}")
+    print(f"backup: {result.backup_dir}" if result.backup_dir else "no backup (--no-backup)")
+
+
+def _report_validation(directory: object, validation: MigrationValidation) -> int:
+    if validation.issues:
+        print_config_error(ConfigError(validation.issues))
+        return EXIT_INVALID
+    if validation.pending:
+        print(f"{directory}: valid, but not migrated yet:")
+        for line in validation.pending:
+            print(f"  {line}")
+        print("run `llm-wrappers migrate` (add --dry-run to see the changes first)")
+        return EXIT_INVALID
+    print(
+        f"{directory}: migrated and valid: every group and pool has its own fallback_config, "
+        f"no legacy global fallback file ({validation.routes_checked} routes and pools checked)"
+    )
+    return EXIT_OK

@@ -1,0 +1,12 @@
+"""Config migration: from one legacy global fallback to a fallback_config in every file."""
+
+from __future__ import annotations
+
+from infrastructure.llm.migration.file_change import FileChange
+from infrastructure.llm.migration.migrator import (
+    ConfigMigrator,
+    MigrationResult,
+    MigrationValidation,
+)
+
+__all__ = ["ConfigMigrator", "FileChange", "MigrationResult", "MigrationValidation"]
