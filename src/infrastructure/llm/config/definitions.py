@@ -18,6 +18,9 @@ class Definitions(Generic[T]):
     kind: str
     valid: dict[str, T] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
+    # Names files that could not be read probably define: references to them are not
+    # reported on top of the read error. `None` stands for any name.
+    unread: set[str | None] = field(default_factory=set)
 
     def add(self, name: str, item: T | None, file: str, path: str) -> ConfigIssue | None:
         """Record `name` (item None when invalid); return an issue if the name is already taken."""
@@ -33,6 +36,11 @@ class Definitions(Generic[T]):
             self.valid[name] = item
         return None
 
+    def mark_unread(self, likely_name: str | None) -> None:
+        """A file that could not be read probably defines `likely_name` (None: any name)."""
+        self.unread.add(likely_name)
+
     def defined(self, name: str) -> bool:
-        """Whether any file defined `name`, validly or not."""
-        return name in self.files
+        """Whether any file defined `name`, validly or not, or may have in a file that could
+        not be read."""
+        return name in self.files or name in self.unread or None in self.unread

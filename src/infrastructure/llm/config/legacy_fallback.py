@@ -17,6 +17,7 @@ from infrastructure.llm.config.definitions import Definitions
 from infrastructure.llm.config.field_path import format_path
 from infrastructure.llm.config.references import missing_target
 from infrastructure.llm.config.schema import (
+    FallbackChain,
     FallbackConfig,
     PollingPoolFallbackConfig,
     StrictModel,
@@ -34,7 +35,7 @@ class LegacyGlobalFallback(StrictModel):
     """The whole legacy file: group fallback and pool fallback, each applied to every file
     that does not set its own."""
 
-    fallback: FallbackConfig = Field(default_factory=FallbackConfig)
+    fallback: FallbackChain = Field(default_factory=FallbackChain)
     polling_pool_fallback: PollingPoolFallbackConfig = Field(
         default_factory=PollingPoolFallbackConfig
     )
@@ -64,10 +65,8 @@ def parse_legacy_fallback(
     data: dict[str, Any], file: str
 ) -> tuple[LegacyGlobalFallback | None, list[ConfigIssue]]:
     """The legacy settings (None if invalid) and the issues found, each naming its field."""
-    try:
-        legacy = LegacyGlobalFallback.model_validate(data)
-    except ValidationError as error:
-        return None, validation_issues(error, file, LegacyGlobalFallback)
+    section = data.get("fallback")
+    newer = [name for name in _NEWER_FIELDS if isinstance(section, dict) and name in section]
     issues = [
         ConfigIssue(
             file,
@@ -75,9 +74,14 @@ def parse_legacy_fallback(
             f"{name!r} is not part of the legacy global fallback; set it in each group's "
             "own fallback_config after migrating",
         )
-        for name in _NEWER_FIELDS
-        if name in legacy.fallback.model_fields_set
+        for name in newer
     ]
+    if isinstance(section, dict) and newer:
+        data = {**data, "fallback": {k: v for k, v in section.items() if k not in newer}}
+    try:
+        legacy = LegacyGlobalFallback.model_validate(data)
+    except ValidationError as error:
+        return None, issues + validation_issues(error, file, LegacyGlobalFallback)
     return (None if issues else legacy), issues
 
 

@@ -111,7 +111,9 @@ def load_config_files(
     for path in map(Path, model_files):
         data, read_issues = _read(path, environ)
         issues.extend(read_issues)
-        if data is not None:
+        if data is None:
+            models.mark_unread(None)  # a registry file may define any model
+        else:
             entries, parse_issues = parse_model_file(data, str(path))
             issues.extend(_not_caused_by(parse_issues, read_issues))
             for name, model in entries:
@@ -144,7 +146,9 @@ def _load_named(
     for path in map(Path, files):
         data, read_issues = _read(path, env)
         issues.extend(read_issues)
-        if data is not None:
+        if data is None:
+            definitions.mark_unread(path.stem)
+        else:
             name, item, parse_issues = parse(data, str(path))
             issues.extend(_not_caused_by(parse_issues, read_issues))
             duplicate = definitions.add(name, item, str(path), "name") if name is not None else None

@@ -41,7 +41,7 @@ def check_pool_references(
             "rename the pool",
         )
         for name, file in pools.files.items()
-        if groups.defined(name)
+        if name in groups.files
     ]
     for name, pool in pools.valid.items():
         for index, target in enumerate(pool.targets()):

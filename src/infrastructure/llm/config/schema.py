@@ -217,19 +217,18 @@ class HedgingConfig(StrictModel):
     fallback_delay: float = Field(default=1.0, gt=0)
 
 
-class FallbackConfig(StrictModel):
-    """How a task group moves on when its current target is exhausted."""
+class FallbackChain(StrictModel):
+    """Where a task group goes when its current target is exhausted, and how: the part of its
+    fallback settings the legacy global fallback could already set."""
 
     strategy: FallbackStrategy = "echelon_down"
     fallback_groups: list[TargetText] = Field(default_factory=list)
     max_attempts: int = Field(default=3, ge=1)
     retry_delay: float = Field(default=0.0, ge=0)
     circuit_breaker: CircuitBreakerConfig = Field(default_factory=CircuitBreakerConfig)
-    deadline: float | None = Field(default=None, gt=0)
-    hedging: HedgingConfig | None = None
 
     @model_validator(mode="after")
-    def _check(self) -> FallbackConfig:
+    def _check(self) -> FallbackChain:
         if self.strategy == "task_group_switch" and not self.fallback_groups:
             raise _field_errors(
                 type(self).__name__,
@@ -246,6 +245,13 @@ class FallbackConfig(StrictModel):
     def targets(self) -> list[FallbackTarget]:
         """`fallback_groups` parsed, in order."""
         return [FallbackTarget.parse(text) for text in self.fallback_groups]
+
+
+class FallbackConfig(FallbackChain):
+    """How a task group moves on when its current target is exhausted."""
+
+    deadline: float | None = Field(default=None, gt=0)
+    hedging: HedgingConfig | None = None
 
 
 class EchelonConfig(StrictModel):
