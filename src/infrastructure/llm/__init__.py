@@ -20,11 +20,13 @@ from infrastructure.llm.errors import (
     ConfigError,
     DeadlineExceededError,
     LLMWrapperError,
+    MigrationError,
     NoCapacityError,
     StreamInterruptedError,
 )
 from infrastructure.llm.factory import LLMWrapperFactory
 from infrastructure.llm.fallback import EnhancedFallbackManager
+from infrastructure.llm.migration import ConfigMigrator
 from infrastructure.llm.polling_pool_manager import PollingPoolManager
 from infrastructure.llm.task_group_manager import TaskGroupManager
 from infrastructure.llm.wrappers.base import BaseLLMWrapper
@@ -37,6 +39,7 @@ __all__ = [
     "CircuitBreakerConfig",
     "CircuitOpenError",
     "ConfigError",
+    "ConfigMigrator",
     "DeadlineExceededError",
     "EchelonConfig",
     "EnhancedFallbackManager",
@@ -45,6 +48,7 @@ __all__ = [
     "LLMConfig",
     "LLMWrapperError",
     "LLMWrapperFactory",
+    "MigrationError",
     "ModelConfig",
     "NoCapacityError",
     "PollingPoolConfig",

@@ -55,9 +55,18 @@ def add_parser(subparsers: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    directory = config_dir(args)
     # The loader's "legacy file found, run migrate" warning is what this command answers.
-    logging.getLogger(loader.__name__).setLevel(logging.ERROR)
+    loader_log = logging.getLogger(loader.__name__)
+    level = loader_log.level
+    loader_log.setLevel(logging.ERROR)
+    try:
+        return _migrate(args)
+    finally:
+        loader_log.setLevel(level)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    directory = config_dir(args)
     try:
         migrator = ConfigMigrator.from_config_dir(directory, backup=not args.no_backup)
         if args.validate_only:
@@ -76,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _report_result(result: MigrationResult, *, verbose: bool, dry_run: bool) -> None:
     root = result.config_dir
+    if verbose:
+        for path in result.kept:
+            print(f"  {path.relative_to(root)}: has its own fallback_config; left as it is")
     if not result.changed:
         print(
             f"nothing to migrate in {root}: every group and pool has its own fallback_config "

@@ -46,6 +46,7 @@ class MigrationResult:
     backup_dir: Path | None = None
     written: bool = False
     notes: tuple[str, ...] = ()
+    kept: tuple[Path, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -116,11 +117,14 @@ class ConfigMigrator:
         files = scan_config_files(self.config_dir)
         changes = self._plan(before, files, kinds)
         notes = self._notes(changes)
+        kept = tuple(file.path for file in files if file.kind in kinds and file.has_fallback)
         if not changes:
-            return MigrationResult(self.config_dir, (), 0, notes=notes)
+            return MigrationResult(self.config_dir, (), 0, notes=notes, kept=kept)
         routes_checked = self._check_staged(before, files, changes)
         if dry_run:
-            return MigrationResult(self.config_dir, tuple(changes), routes_checked, notes=notes)
+            return MigrationResult(
+                self.config_dir, tuple(changes), routes_checked, notes=notes, kept=kept
+            )
         stamp = self._now().strftime("%Y%m%d-%H%M%S")
         backup = (
             back_up([change.path for change in changes], self.config_dir, stamp)
@@ -129,7 +133,13 @@ class ConfigMigrator:
         )
         apply_changes(changes, self.config_dir, backup)
         return MigrationResult(
-            self.config_dir, tuple(changes), routes_checked, backup, written=True, notes=notes
+            self.config_dir,
+            tuple(changes),
+            routes_checked,
+            backup,
+            written=True,
+            notes=notes,
+            kept=kept,
         )
 
     def validate_migration(self) -> MigrationValidation:

@@ -96,8 +96,8 @@ def _undo(done: Sequence[FileChange]) -> list[str]:
                 move_aside(change.moved_to, change.path)
             else:
                 write_atomic(change.path, change.before)
-        except OSError as error:
-            failures.append(f"{change.path} ({error})")
+        except Exception as error:  # keep undoing the rest whatever went wrong here
+            failures.append(f"{change.path} ({error or type(error).__name__})")
     return failures
 
 

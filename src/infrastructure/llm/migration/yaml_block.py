@@ -35,7 +35,7 @@ def append_top_level_key(
     before = _load(text, file, "")
     if key in before:
         raise BlockConflict(ConfigIssue(file, key, f"{key!r} is already set"))
-    newline = "\r\n" if "\r\n" in text else "\n"
+    newline = _line_ending(text)
     cut = _insertion_point(text, file)
     head, tail = text[:cut], text[cut:]
     if head and not head.endswith(("\n", "\r")):
@@ -50,11 +50,19 @@ def append_top_level_key(
             ConfigIssue(
                 file,
                 key,
-                f"adding {key!r} at the end of the file would change settings already in it "
-                "(for example a '|+' block scalar on the last line); add it by hand",
+                f"{key!r} added at the end of the file does not read back as written (the "
+                "file's last lines, such as a '|+' block scalar, would take it in, or a value "
+                "has no plain YAML form); add it by hand",
             )
         )
     return result.encode("utf-8")
+
+
+def _line_ending(text: str) -> str:
+    """The file's line break: CRLF, a lone CR (old Mac files) or LF."""
+    if "\r\n" in text:
+        return "\r\n"
+    return "\r" if "\r" in text and "\n" not in text else "\n"
 
 
 def _decode(original: bytes, file: str) -> str:
