@@ -69,7 +69,7 @@ def test_dry_run_prints_a_diff_of_every_change(cli: RunCli, legacy_dir: Path) ->
     assert '+  fallback_groups: ["last_resort"]\n' in outcome.out  # backup.yaml
     assert "rename global_fallback.yaml -> global_fallback.yaml.migrated" in outcome.out
     assert "dry run: 6 file(s) would change" in outcome.out
-    assert "routes all 8 routes and pools as before" in outcome.out
+    assert "all 8 routes and pools are as before" in outcome.out
 
 
 def test_verbose_shows_the_diff_and_the_files_left_alone(cli: RunCli, tmp_path: Path) -> None:

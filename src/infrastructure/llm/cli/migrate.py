@@ -101,7 +101,7 @@ def _report_result(result: MigrationResult, *, verbose: bool, dry_run: bool) -> 
         print(f"  {change.describe(root)}")
     for note in result.notes:
         print(f"note: {note}")
-    checked = f"the result loads and routes all {result.routes_checked} routes and pools as before"
+    checked = f"the result loads, and all {result.routes_checked} routes and pools are as before"
     count = len(result.changes)
     if dry_run:
         print(f"dry run: {count} file(s) would change; {checked}; nothing was written")
