@@ -193,3 +193,16 @@ def test_calls_over_http_try_the_legacy_chain_in_order(
     tried = [hops[0]["from_target"], *(hop["to_target"] for hop in hops)]
     assert tried == EXPECTED_ROUTES["global_chain"]["chat.echelon1"]
     assert failing.stats.requests == len(tried)
+
+
+def test_the_python_example_in_the_migration_guide_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/migration.md's "From Python" block, run on a legacy copy at configs/llms."""
+    guide = (Path(__file__).parents[2] / "docs" / "migration.md").read_text()
+    block = guide.split("### From Python\n\n```python\n")[1].split("```")[0]
+    root = Path(shutil.copytree(EXAMPLES / "global_chain", tmp_path / "configs" / "llms"))
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "docs/migration.md", "exec"), {})
+    assert not (root / "global_fallback.yaml").exists()
+    assert route_orders(root) == EXPECTED_ROUTES["global_chain"]
