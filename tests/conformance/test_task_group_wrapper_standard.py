@@ -6,18 +6,16 @@ the suite fails over before it is answered.
 
 from __future__ import annotations
 
-import socket
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
-import yaml
-from langchain_tests.integration_tests import ChatModelIntegrationTests
-from langchain_tests.unit_tests import ChatModelUnitTests
 
-from infrastructure.llm.sim import SimServer
 from infrastructure.llm.wrappers.task_group import TaskGroupWrapper
+
+from .suite import WrapperIntegrationSuite, WrapperUnitSuite, config_dir_with_dead_instance
+from conftest import write_config
 
 # langchain-openai caches one async httpx client per base_url; its pooled connections belong
 # to the loop that opened them, so async tests share one session loop.
@@ -26,80 +24,34 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:The test <Function .* is not an async function"),
 ]
 
-_config_dir: str | None = None
+
+def _write(root: Path, dead_url: str, sim_url: str) -> None:
+    models = {
+        "dead": {"provider": "openai", "model": "sim-model", "base_url": dead_url},
+        "sim": {"provider": "openai", "model": "sim-model", "base_url": sim_url},
+    }
+    group = {
+        "echelon1": {"models": ["dead"], "max_retries": 0},
+        "echelon2": {"models": ["sim"], "timeout": 10},
+        "fallback_config": {"circuit_breaker": {"failure_threshold": 100000}},
+    }
+    write_config(root, models, {"conformance": group})
 
 
-def _refused_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+class TestTaskGroupWrapperUnit(WrapperUnitSuite):
+    wrapper_class = TaskGroupWrapper
+    wrapper_params: ClassVar[dict[str, str]] = {"target": "conformance"}
+
+
+class TestTaskGroupWrapperIntegration(WrapperIntegrationSuite):
+    wrapper_class = TaskGroupWrapper
+    wrapper_params: ClassVar[dict[str, str]] = {"target": "conformance"}
 
 
 @pytest.fixture(scope="module", autouse=True)
 def conformance_config() -> Iterator[str]:
     """A config dir whose group 'conformance' fails over from a dead instance to the sim."""
-    global _config_dir
-    with SimServer() as server, tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        (root / "models").mkdir()
-        (root / "groups").mkdir()
-        models = {
-            "dead": {"provider": "openai", "model": "sim-model", "base_url": _refused_url()},
-            "sim": {"provider": "openai", "model": "sim-model", "base_url": server.base_url},
-        }
-        group = {
-            "name": "conformance",
-            "echelon1": {"models": ["dead"], "max_retries": 0},
-            "echelon2": {"models": ["sim"], "timeout": 10},
-            "fallback_config": {"circuit_breaker": {"failure_threshold": 100000}},
-        }
-        (root / "models" / "registry.yaml").write_text(yaml.safe_dump({"models": models}))
-        (root / "groups" / "conformance.yaml").write_text(yaml.safe_dump(group))
-        _config_dir = tmp
-        yield tmp
-        _config_dir = None
-
-
-def _params() -> dict:
-    assert _config_dir is not None, "the module's config fixture is not running"
-    return {"target": "conformance", "config_dir": _config_dir}
-
-
-class TestTaskGroupWrapperUnit(ChatModelUnitTests):
-    @property
-    def chat_model_class(self) -> type[TaskGroupWrapper]:
-        return TaskGroupWrapper
-
-    @property
-    def chat_model_params(self) -> dict:
-        return _params()
-
-    @property
-    def init_from_env_params(self) -> tuple[dict, dict, dict]:
-        assert _config_dir is not None
-        return (
-            {"LLM_WRAPPERS_CONFIG_DIR": _config_dir},
-            {"target": "conformance"},
-            {"config_dir": _config_dir},
-        )
-
-
-class TestTaskGroupWrapperIntegration(ChatModelIntegrationTests):
-    """Media tests skip: the simulator does not interpret images, audio or PDFs."""
-
-    @property
-    def chat_model_class(self) -> type[TaskGroupWrapper]:
-        return TaskGroupWrapper
-
-    @property
-    def chat_model_params(self) -> dict:
-        return _params()
-
-    @property
-    def supports_json_mode(self) -> bool:
-        return True
-
-    @property
-    def model_override_value(self) -> str:
-        # A `model=` kwarg is passed to whichever instance serves the call.
-        return "sim-model-override"
+    with config_dir_with_dead_instance(_write) as directory:
+        for suite in (TestTaskGroupWrapperUnit, TestTaskGroupWrapperIntegration):
+            suite.config_dir = directory
+        yield directory
