@@ -20,7 +20,7 @@ from infrastructure.llm import (
     PollingPoolManager,
     TaskGroupManager,
 )
-from infrastructure.llm.mock_model import MockChatModel
+from infrastructure.llm.providers.mock import MockChatModel
 
 
 async def main() -> None:

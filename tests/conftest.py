@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from infrastructure.llm.clock import FakeClock
+from infrastructure.llm.fleet.task_group_manager import TaskGroupManager
 from infrastructure.llm.sim import FaultMode, SimServer
-from infrastructure.llm.task_group_manager import TaskGroupManager
 
 StartSim = Callable[..., SimServer]
 

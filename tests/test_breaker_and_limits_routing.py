@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from infrastructure.llm.circuit_breaker import CircuitState
 from infrastructure.llm.errors import AllTargetsFailedError
+from infrastructure.llm.fleet.task_group_manager import TaskGroupManager
+from infrastructure.llm.resilience.circuit_breaker import CircuitState
 from infrastructure.llm.sim import FaultMode
-from infrastructure.llm.task_group_manager import TaskGroupManager
 from infrastructure.llm.wrappers.task_group import TaskGroupWrapper
 
 from conftest import StartSim, openai_model, write_config

@@ -8,8 +8,8 @@ import pytest
 
 from infrastructure.llm.config import HedgingConfig
 from infrastructure.llm.errors import AllTargetsFailedError
-from infrastructure.llm.hedging import Hedger
-from infrastructure.llm.polling_pool_manager import PollingPoolManager
+from infrastructure.llm.fleet.polling_pool_manager import PollingPoolManager
+from infrastructure.llm.routing.hedging import Hedger
 from infrastructure.llm.sim import SimServer
 from infrastructure.llm.wrappers.polling_pool import PollingPoolWrapper
 from infrastructure.llm.wrappers.task_group import TaskGroupWrapper

@@ -18,8 +18,8 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage
 
 from infrastructure.graph.workflow import build_workflow
-from infrastructure.llm.factory import LLMWrapperFactory
 from infrastructure.llm.sim import FaultMode, SimServer
+from infrastructure.llm.wrappers.factory import LLMWrapperFactory
 from infrastructure.llm.wrappers.task_group import CONFIG_DIR_ENV, DEFAULT_CONFIG_DIR
 
 QUESTIONS = (

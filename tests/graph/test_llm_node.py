@@ -13,8 +13,8 @@ from langgraph.graph import START, MessagesState, StateGraph
 
 from infrastructure.graph.nodes.llm_node import LLMNode
 from infrastructure.llm.errors import AllTargetsFailedError, LLMWrapperError
-from infrastructure.llm.factory import LLMWrapperFactory
-from infrastructure.llm.mock_model import MockChatModel
+from infrastructure.llm.providers.mock import MockChatModel
+from infrastructure.llm.wrappers.factory import LLMWrapperFactory
 
 from conftest import StartSim, openai_model, write_config
 from routing_helpers import _LOOP

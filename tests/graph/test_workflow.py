@@ -10,8 +10,8 @@ import yaml
 from langchain_core.messages import HumanMessage
 
 from infrastructure.graph.workflow import WorkflowConfigError, build_workflow
-from infrastructure.llm.factory import LLMWrapperFactory
-from infrastructure.llm.mock_model import MockChatModel
+from infrastructure.llm.providers.mock import MockChatModel
+from infrastructure.llm.wrappers.factory import LLMWrapperFactory
 
 from conftest import StartSim, openai_model, write_config
 

@@ -12,10 +12,10 @@ from pydantic import SecretStr
 
 from infrastructure.llm.clock import Clock, FakeClock, MonotonicClock
 from infrastructure.llm.config.schema import PollingPoolConfig
-from infrastructure.llm.instance import Instance
-from infrastructure.llm.pool_health import PoolHealth
-from infrastructure.llm.providers import build_chat_model
-from infrastructure.llm.shared_state import HealthRecord, InMemoryState
+from infrastructure.llm.fleet.instance import Instance
+from infrastructure.llm.fleet.pool_health import PoolHealth
+from infrastructure.llm.providers.chat_models import build_chat_model
+from infrastructure.llm.resilience.state import HealthRecord, InMemoryState
 from infrastructure.llm.sim import FaultMode
 
 from conftest import StartSim
@@ -428,7 +428,7 @@ def test_a_failing_round_is_logged_and_the_loop_goes_on(
         [openai_instance(server.base_url)], MonotonicClock(), state, health_check_interval=0.01
     )
 
-    with caplog.at_level(logging.ERROR, logger="infrastructure.llm.pool_health"):
+    with caplog.at_level(logging.ERROR, logger="infrastructure.llm.fleet.pool_health"):
         health.start()
         try:
             assert state.wait_for_records(3)

@@ -10,11 +10,11 @@ import pytest
 
 from infrastructure.llm.clock import FakeClock
 from infrastructure.llm.errors import AllTargetsFailedError, LLMWrapperError
-from infrastructure.llm.factory import LLMWrapperFactory
-from infrastructure.llm.limits import EchelonLimiter, Permit
-from infrastructure.llm.polling_pool_manager import PollingPoolManager
+from infrastructure.llm.fleet.polling_pool_manager import PollingPoolManager
+from infrastructure.llm.fleet.task_group_manager import TaskGroupManager
+from infrastructure.llm.resilience.limits import EchelonLimiter, Permit
 from infrastructure.llm.sim import FaultMode
-from infrastructure.llm.task_group_manager import TaskGroupManager
+from infrastructure.llm.wrappers.factory import LLMWrapperFactory
 from infrastructure.llm.wrappers.polling_pool import PollingPoolWrapper
 
 from conftest import StartSim, openai_model

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from infrastructure.llm import rotation as rotation_module
-from infrastructure.llm.rotation import Rotation, make_rotation
+from infrastructure.llm.fleet import rotation as rotation_module
+from infrastructure.llm.fleet.rotation import Rotation, make_rotation
 
 STRATEGIES = ("round_robin", "random", "least_busy", "weighted")
 

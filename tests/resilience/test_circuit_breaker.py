@@ -6,9 +6,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from infrastructure.llm.circuit_breaker import CircuitBreaker, CircuitState
 from infrastructure.llm.clock import FakeClock
-from infrastructure.llm.shared_state import InMemoryState
+from infrastructure.llm.resilience.circuit_breaker import CircuitBreaker, CircuitState
+from infrastructure.llm.resilience.state import InMemoryState
 
 
 def make(

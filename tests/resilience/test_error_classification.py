@@ -26,12 +26,6 @@ from langchain_openai.chat_models.base import (
     OpenAITimeoutError,
 )
 
-from infrastructure.llm.error_classification import (
-    MAX_RETRY_AFTER,
-    ErrorKind,
-    classify,
-    retry_after,
-)
 from infrastructure.llm.errors import (
     AllTargetsFailedError,
     CircuitOpenError,
@@ -39,6 +33,12 @@ from infrastructure.llm.errors import (
     DeadlineExceededError,
     NoCapacityError,
     StreamInterruptedError,
+)
+from infrastructure.llm.resilience.error_classification import (
+    MAX_RETRY_AFTER,
+    ErrorKind,
+    classify,
+    retry_after,
 )
 
 RETRYABLE, MISCONFIGURED, FATAL = ErrorKind.RETRYABLE, ErrorKind.MISCONFIGURED, ErrorKind.FATAL

@@ -8,14 +8,14 @@ import pytest
 
 from infrastructure.llm.clock import FakeClock
 from infrastructure.llm.errors import NoCapacityError
-from infrastructure.llm.limits import (
+from infrastructure.llm.resilience.limits import (
     NOOP_PERMIT,
     ConcurrencyLimit,
     EchelonLimiter,
     Permit,
     RateLimit,
 )
-from infrastructure.llm.shared_state import InMemoryState
+from infrastructure.llm.resilience.state import InMemoryState
 
 
 def limiter(

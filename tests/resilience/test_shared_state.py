@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from infrastructure.llm.shared_state import (
+from infrastructure.llm.resilience.state import (
     CLOSED_RECORD,
     BreakerRecord,
     CircuitState,

@@ -4,7 +4,7 @@ A node that catches an exception hands it to `ErrorHandler` and returns what it 
 of crashing the graph. The result keeps the rest of the state, appends an `ErrorRecord` (technical,
 secrets-free) to `errors`, and carries a short, polite message for the end user in English or
 Simplified Chinese. What an exception *means* (retryable, misconfigured, fatal) is decided by
-`infrastructure.llm.error_classification`; this module only words it for people.
+`infrastructure.llm.resilience.error_classification`; this module only words it for people.
 
 Two ways to use it, with the same methods:
 
@@ -46,13 +46,6 @@ from langchain_core.exceptions import (
 )
 from langchain_core.messages import AIMessage
 
-from infrastructure.llm.error_classification import (
-    ErrorKind,
-    classify,
-    http_error_types,
-    retry_after,
-    status_code,
-)
 from infrastructure.llm.errors import (
     AllTargetsFailedError,
     CircuitOpenError,
@@ -62,6 +55,13 @@ from infrastructure.llm.errors import (
     NoCapacityError,
     StreamInterruptedError,
     describe_error,
+)
+from infrastructure.llm.resilience.error_classification import (
+    ErrorKind,
+    classify,
+    http_error_types,
+    retry_after,
+    status_code,
 )
 
 logger = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from infrastructure.graph.nodes.llm_node import LLMNode, LLMNodeSettings
 from infrastructure.llm.errors import LLMWrapperError
-from infrastructure.llm.factory import LLMWrapperFactory
+from infrastructure.llm.wrappers.factory import LLMWrapperFactory
 
 NodeMaker = Callable[[str, Mapping[str, Any]], Runnable[Any, Any]]
 

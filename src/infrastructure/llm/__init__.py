@@ -24,12 +24,12 @@ from infrastructure.llm.errors import (
     NoCapacityError,
     StreamInterruptedError,
 )
-from infrastructure.llm.factory import LLMWrapperFactory
-from infrastructure.llm.fallback import EnhancedFallbackManager
+from infrastructure.llm.fleet.polling_pool_manager import PollingPoolManager
+from infrastructure.llm.fleet.task_group_manager import TaskGroupManager
 from infrastructure.llm.migration import ConfigMigrator
-from infrastructure.llm.polling_pool_manager import PollingPoolManager
-from infrastructure.llm.task_group_manager import TaskGroupManager
+from infrastructure.llm.routing.fallback import EnhancedFallbackManager
 from infrastructure.llm.wrappers.base import BaseLLMWrapper
+from infrastructure.llm.wrappers.factory import LLMWrapperFactory
 from infrastructure.llm.wrappers.polling_pool import PollingPoolWrapper
 from infrastructure.llm.wrappers.task_group import TaskGroupWrapper
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from infrastructure.graph.error_handler import ErrorHandler
 from infrastructure.llm.errors import LLMWrapperError
-from infrastructure.llm.factory import LLMWrapperFactory
+from infrastructure.llm.wrappers.factory import LLMWrapperFactory
 
 # Keys a LangGraph RunnableConfig may carry; any other key in `config` is a node setting.
 _RUNNABLE_CONFIG_KEYS = frozenset(

@@ -22,8 +22,8 @@ from infrastructure.llm.cli.common import (
     open_factory,
 )
 from infrastructure.llm.errors import StreamInterruptedError, describe_error
-from infrastructure.llm.factory import LLMWrapperFactory
 from infrastructure.llm.wrappers.base import BaseLLMWrapper
+from infrastructure.llm.wrappers.factory import LLMWrapperFactory
 
 _ECHELON_TARGET = re.compile(r"^[^.]+\.echelon\d+$")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TypeAlias
 
 from infrastructure.llm.errors import ConfigError
-from infrastructure.llm.factory import LLMWrapperFactory
+from infrastructure.llm.wrappers.factory import LLMWrapperFactory
 from infrastructure.llm.wrappers.task_group import CONFIG_DIR_ENV, DEFAULT_CONFIG_DIR
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"

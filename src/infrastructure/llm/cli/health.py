@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit, urlunsplit
 
 from infrastructure.llm.cli.common import Subparsers, config_dir, config_dir_option, open_factory
-from infrastructure.llm.factory import LLMWrapperFactory
-from infrastructure.llm.health_probe import DEFAULT_PROBE_TIMEOUT, ProbeResult, probe
-from infrastructure.llm.instance import Instance
+from infrastructure.llm.fleet.health_probe import DEFAULT_PROBE_TIMEOUT, ProbeResult, probe
+from infrastructure.llm.fleet.instance import Instance
+from infrastructure.llm.wrappers.factory import LLMWrapperFactory
 
 HEADERS = ("INSTANCE", "MODEL", "PROVIDER", "BASE_URL", "HEALTHY", "ERROR")
 MAX_CONCURRENT_PROBES = 16

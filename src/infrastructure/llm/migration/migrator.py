@@ -20,6 +20,7 @@ from infrastructure.llm.config import LLMConfig, load_config_dir, load_config_fi
 from infrastructure.llm.config.legacy_fallback import legacy_fallback_files
 from infrastructure.llm.config.loader import config_dir_files
 from infrastructure.llm.errors import ConfigError, ConfigIssue, MigrationError
+from infrastructure.llm.fleet.task_group_manager import TaskGroupManager
 from infrastructure.llm.migration.config_files import (
     FALLBACK_KEY,
     ConfigFile,
@@ -30,7 +31,6 @@ from infrastructure.llm.migration.file_change import FileChange
 from infrastructure.llm.migration.routing_check import route_differences
 from infrastructure.llm.migration.safe_write import apply_changes, back_up
 from infrastructure.llm.migration.yaml_block import BlockConflict, append_top_level_key
-from infrastructure.llm.task_group_manager import TaskGroupManager
 
 ALL_KINDS: tuple[FileKind, ...] = ("group", "pool")
 RETIRED_SUFFIX = ".migrated"

@@ -8,8 +8,8 @@ from typing import Any
 
 from infrastructure.llm.config import CircuitBreakerConfig, HedgingConfig, LLMConfig
 from infrastructure.llm.errors import ConfigIssue
-from infrastructure.llm.fallback import EnhancedFallbackManager
-from infrastructure.llm.task_group_manager import TaskGroupManager
+from infrastructure.llm.fleet.task_group_manager import TaskGroupManager
+from infrastructure.llm.routing.fallback import EnhancedFallbackManager
 
 
 @dataclass(frozen=True)

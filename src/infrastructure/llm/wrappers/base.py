@@ -23,15 +23,15 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from pydantic import ConfigDict, PrivateAttr
 
-from infrastructure.llm.attempts import Served
-from infrastructure.llm.call_record import CallRecord
 from infrastructure.llm.errors import StreamInterruptedError
-from infrastructure.llm.health_probe import DEFAULT_PROBE_TIMEOUT, ProbeResult, aprobe, probe
-from infrastructure.llm.hedging import Hedger
-from infrastructure.llm.instance import Instance
-from infrastructure.llm.stats import WrapperStats
-from infrastructure.llm.target import Target
-from infrastructure.llm.tool_binding import format_tools
+from infrastructure.llm.fleet.health_probe import DEFAULT_PROBE_TIMEOUT, ProbeResult, aprobe, probe
+from infrastructure.llm.fleet.instance import Instance
+from infrastructure.llm.fleet.target import Target
+from infrastructure.llm.routing.attempts import Served
+from infrastructure.llm.routing.call_record import CallRecord
+from infrastructure.llm.routing.hedging import Hedger
+from infrastructure.llm.wrappers.stats import WrapperStats
+from infrastructure.llm.wrappers.tool_binding import format_tools
 
 T = TypeVar("T")
 Opened = tuple[list[ChatGenerationChunk], Iterator[ChatGenerationChunk]]

@@ -10,18 +10,18 @@ from langchain_core.utils import from_env
 from pydantic import Field, PrivateAttr, model_validator
 from typing_extensions import Self
 
-from infrastructure.llm.attempts import Served
-from infrastructure.llm.call_record import CallRecord
-from infrastructure.llm.deadline import Deadline
 from infrastructure.llm.errors import LLMWrapperError
-from infrastructure.llm.health_probe import DEFAULT_PROBE_TIMEOUT
-from infrastructure.llm.hedging import Hedger
-from infrastructure.llm.instance import Instance
-from infrastructure.llm.polling_pool import PollingPool
-from infrastructure.llm.polling_pool_manager import PollingPoolManager
-from infrastructure.llm.pool_attempts import PoolRun, arun_in_pool, run_in_pool
-from infrastructure.llm.target import Target
-from infrastructure.llm.task_group_manager import TaskGroupManager
+from infrastructure.llm.fleet.health_probe import DEFAULT_PROBE_TIMEOUT
+from infrastructure.llm.fleet.instance import Instance
+from infrastructure.llm.fleet.polling_pool_manager import PollingPoolManager
+from infrastructure.llm.fleet.pool import PollingPool
+from infrastructure.llm.fleet.target import Target
+from infrastructure.llm.fleet.task_group_manager import TaskGroupManager
+from infrastructure.llm.routing.attempts import Served
+from infrastructure.llm.routing.call_record import CallRecord
+from infrastructure.llm.routing.deadline import Deadline
+from infrastructure.llm.routing.hedging import Hedger
+from infrastructure.llm.routing.pool_attempts import PoolRun, arun_in_pool, run_in_pool
 from infrastructure.llm.wrappers.base import BaseLLMWrapper
 from infrastructure.llm.wrappers.task_group import CONFIG_DIR_ENV, DEFAULT_CONFIG_DIR
 

@@ -10,14 +10,14 @@ from langchain_core.utils import from_env
 from pydantic import Field, PrivateAttr, model_validator
 from typing_extensions import Self
 
-from infrastructure.llm.attempts import Served
-from infrastructure.llm.call_record import CallRecord
-from infrastructure.llm.deadline import Deadline
-from infrastructure.llm.fallback import EnhancedFallbackManager, FallbackPlan
-from infrastructure.llm.hedging import Hedger
-from infrastructure.llm.instance import Instance
-from infrastructure.llm.target import Target
-from infrastructure.llm.task_group_manager import TaskGroupManager
+from infrastructure.llm.fleet.instance import Instance
+from infrastructure.llm.fleet.target import Target
+from infrastructure.llm.fleet.task_group_manager import TaskGroupManager
+from infrastructure.llm.routing.attempts import Served
+from infrastructure.llm.routing.call_record import CallRecord
+from infrastructure.llm.routing.deadline import Deadline
+from infrastructure.llm.routing.fallback import EnhancedFallbackManager, FallbackPlan
+from infrastructure.llm.routing.hedging import Hedger
 from infrastructure.llm.wrappers.base import BaseLLMWrapper
 
 T = TypeVar("T")

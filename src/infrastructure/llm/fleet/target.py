@@ -7,11 +7,11 @@ from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from infrastructure.llm.circuit_breaker import CircuitBreaker, CircuitState
 from infrastructure.llm.config.schema import EchelonConfig
 from infrastructure.llm.errors import CircuitOpenError
-from infrastructure.llm.instance import Instance
-from infrastructure.llm.limits import EchelonLimiter
+from infrastructure.llm.fleet.instance import Instance
+from infrastructure.llm.resilience.circuit_breaker import CircuitBreaker, CircuitState
+from infrastructure.llm.resilience.limits import EchelonLimiter
 
 
 @dataclass(eq=False)

@@ -9,21 +9,21 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from infrastructure.llm.attempts import (
+from infrastructure.llm.clock import Clock
+from infrastructure.llm.errors import AllTargetsFailedError, LLMWrapperError
+from infrastructure.llm.fleet.instance import Instance
+from infrastructure.llm.fleet.pool import PollingPool, PoolMember
+from infrastructure.llm.fleet.target import Target
+from infrastructure.llm.resilience.error_classification import ErrorKind, classify
+from infrastructure.llm.resilience.limits import Permit
+from infrastructure.llm.routing.attempts import (
     Served,
     account_abandoned,
     account_failure,
     account_success,
     retry_pause,
 )
-from infrastructure.llm.call_record import CallRecord
-from infrastructure.llm.clock import Clock
-from infrastructure.llm.error_classification import ErrorKind, classify
-from infrastructure.llm.errors import AllTargetsFailedError, LLMWrapperError
-from infrastructure.llm.instance import Instance
-from infrastructure.llm.limits import Permit
-from infrastructure.llm.polling_pool import PollingPool, PoolMember
-from infrastructure.llm.target import Target
+from infrastructure.llm.routing.call_record import CallRecord
 
 T = TypeVar("T")
 

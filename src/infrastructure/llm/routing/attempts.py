@@ -19,14 +19,14 @@ from tenacity import (
     wait_random,
 )
 
-from infrastructure.llm.call_record import CallRecord
-from infrastructure.llm.circuit_breaker import CircuitBreaker
 from infrastructure.llm.clock import Clock
-from infrastructure.llm.error_classification import ErrorKind, classify, retry_after
 from infrastructure.llm.errors import CircuitOpenError, DeadlineExceededError, NoCapacityError
-from infrastructure.llm.instance import Instance
-from infrastructure.llm.limits import Permit
-from infrastructure.llm.target import Target
+from infrastructure.llm.fleet.instance import Instance
+from infrastructure.llm.fleet.target import Target
+from infrastructure.llm.resilience.circuit_breaker import CircuitBreaker
+from infrastructure.llm.resilience.error_classification import ErrorKind, classify, retry_after
+from infrastructure.llm.resilience.limits import Permit
+from infrastructure.llm.routing.call_record import CallRecord
 
 T = TypeVar("T")
 

@@ -12,7 +12,7 @@ from types import TracebackType
 
 from infrastructure.llm.clock import Clock
 from infrastructure.llm.errors import NoCapacityError
-from infrastructure.llm.shared_state import SharedState
+from infrastructure.llm.resilience.state import SharedState
 
 _FIRST_POLL = 0.001
 _MAX_POLL = 0.02

@@ -7,8 +7,8 @@ from typing import Any
 
 from infrastructure.llm.config import PollingPoolConfig
 from infrastructure.llm.errors import LLMWrapperError
-from infrastructure.llm.polling_pool import PollingPool, PoolMember
-from infrastructure.llm.task_group_manager import TaskGroupManager
+from infrastructure.llm.fleet.pool import PollingPool, PoolMember
+from infrastructure.llm.fleet.task_group_manager import TaskGroupManager
 
 
 class PollingPoolManager:

@@ -17,11 +17,11 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
-from infrastructure.llm.attempts import Served
-from infrastructure.llm.call_record import CallRecord
 from infrastructure.llm.config import HedgingConfig
-from infrastructure.llm.error_classification import ErrorKind, classify
 from infrastructure.llm.errors import LLMWrapperError
+from infrastructure.llm.resilience.error_classification import ErrorKind, classify
+from infrastructure.llm.routing.attempts import Served
+from infrastructure.llm.routing.call_record import CallRecord
 
 T = TypeVar("T")
 

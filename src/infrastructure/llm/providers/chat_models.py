@@ -8,7 +8,7 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
 from infrastructure.llm.errors import LLMWrapperError
-from infrastructure.llm.mock_model import MockChatModel
+from infrastructure.llm.providers.mock import MockChatModel
 
 # vLLM and most self-hosted OpenAI-compatible servers accept any key; the SDK insists on one.
 _PLACEHOLDER_KEY = SecretStr("EMPTY")

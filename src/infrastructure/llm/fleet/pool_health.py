@@ -16,9 +16,9 @@ from typing import Any
 
 from infrastructure.llm.clock import Clock
 from infrastructure.llm.config.schema import PollingPoolConfig
-from infrastructure.llm.health_probe import ProbeResult, aprobe_path, is_probed, probe_path
-from infrastructure.llm.instance import Instance
-from infrastructure.llm.shared_state import HealthRecord, SharedState
+from infrastructure.llm.fleet.health_probe import ProbeResult, aprobe_path, is_probed, probe_path
+from infrastructure.llm.fleet.instance import Instance
+from infrastructure.llm.resilience.state import HealthRecord, SharedState
 
 logger = logging.getLogger(__name__)
 

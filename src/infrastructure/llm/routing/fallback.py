@@ -8,10 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from infrastructure.llm.attempts import Served, arun_on_target, run_on_target
-from infrastructure.llm.call_record import CallRecord
 from infrastructure.llm.clock import Clock
-from infrastructure.llm.error_classification import ErrorKind, classify
 from infrastructure.llm.errors import (
     AllTargetsFailedError,
     CircuitOpenError,
@@ -20,11 +17,14 @@ from infrastructure.llm.errors import (
     NoCapacityError,
     error_summary,
 )
-from infrastructure.llm.instance import Instance
-from infrastructure.llm.target import Target
+from infrastructure.llm.fleet.instance import Instance
+from infrastructure.llm.fleet.target import Target
+from infrastructure.llm.resilience.error_classification import ErrorKind, classify
+from infrastructure.llm.routing.attempts import Served, arun_on_target, run_on_target
+from infrastructure.llm.routing.call_record import CallRecord
 
 if TYPE_CHECKING:
-    from infrastructure.llm.task_group_manager import TaskGroupManager
+    from infrastructure.llm.fleet.task_group_manager import TaskGroupManager
 
 T = TypeVar("T")
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from infrastructure.llm.clock import Clock
 from infrastructure.llm.errors import LLMWrapperError
-from infrastructure.llm.fallback import EnhancedFallbackManager
-from infrastructure.llm.polling_pool_manager import PollingPoolManager
-from infrastructure.llm.shared_state import SharedState
-from infrastructure.llm.task_group_manager import TaskGroupManager
+from infrastructure.llm.fleet.polling_pool_manager import PollingPoolManager
+from infrastructure.llm.fleet.task_group_manager import TaskGroupManager
+from infrastructure.llm.resilience.state import SharedState
+from infrastructure.llm.routing.fallback import EnhancedFallbackManager
 from infrastructure.llm.wrappers.base import BaseLLMWrapper
 from infrastructure.llm.wrappers.polling_pool import PollingPoolWrapper
 from infrastructure.llm.wrappers.task_group import TaskGroupWrapper

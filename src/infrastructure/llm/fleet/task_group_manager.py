@@ -7,15 +7,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from infrastructure.llm.circuit_breaker import CircuitBreaker
 from infrastructure.llm.clock import Clock, MonotonicClock
 from infrastructure.llm.config import LLMConfig, TaskGroupConfig, load_config_dir
 from infrastructure.llm.errors import LLMWrapperError
-from infrastructure.llm.instance import Instance
-from infrastructure.llm.limits import EchelonLimiter
-from infrastructure.llm.providers import build_chat_model
-from infrastructure.llm.shared_state import InMemoryState, SharedState
-from infrastructure.llm.target import Target
+from infrastructure.llm.fleet.instance import Instance
+from infrastructure.llm.fleet.target import Target
+from infrastructure.llm.providers.chat_models import build_chat_model
+from infrastructure.llm.resilience.circuit_breaker import CircuitBreaker
+from infrastructure.llm.resilience.limits import EchelonLimiter
+from infrastructure.llm.resilience.state import InMemoryState, SharedState
 
 _TARGET = re.compile(r"^(?P<group>[^.]+)(?:\.echelon(?P<echelon>\d+))?$")
 

@@ -21,7 +21,12 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from infrastructure.llm.clock import Clock
-from infrastructure.llm.shared_state import CLOSED_RECORD, BreakerRecord, CircuitState, SharedState
+from infrastructure.llm.resilience.state import (
+    CLOSED_RECORD,
+    BreakerRecord,
+    CircuitState,
+    SharedState,
+)
 
 __all__ = ["BreakerSettings", "CircuitBreaker", "CircuitState", "TransitionListener"]
 

@@ -11,16 +11,16 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from infrastructure.llm.circuit_breaker import CircuitBreaker, CircuitState
 from infrastructure.llm.clock import Clock
 from infrastructure.llm.config import PollingPoolConfig
 from infrastructure.llm.errors import CircuitOpenError
-from infrastructure.llm.instance import Instance
-from infrastructure.llm.limits import Permit
-from infrastructure.llm.pool_health import PoolHealth
-from infrastructure.llm.rotation import make_rotation
-from infrastructure.llm.shared_state import SharedState
-from infrastructure.llm.target import Target
+from infrastructure.llm.fleet.instance import Instance
+from infrastructure.llm.fleet.pool_health import PoolHealth
+from infrastructure.llm.fleet.rotation import make_rotation
+from infrastructure.llm.fleet.target import Target
+from infrastructure.llm.resilience.circuit_breaker import CircuitBreaker, CircuitState
+from infrastructure.llm.resilience.limits import Permit
+from infrastructure.llm.resilience.state import SharedState
 
 
 @dataclass(frozen=True, eq=False)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from infrastructure.llm.deadline import Deadline
 from infrastructure.llm.errors import describe_error
+from infrastructure.llm.routing.deadline import Deadline
 
 
 @dataclass

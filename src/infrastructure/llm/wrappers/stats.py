@@ -8,7 +8,7 @@ from typing import Any
 
 from langchain_core.messages.ai import UsageMetadata
 
-from infrastructure.llm.call_record import CallRecord
+from infrastructure.llm.routing.call_record import CallRecord
 
 
 def _percentile(ordered: list[float], fraction: float) -> float | None:

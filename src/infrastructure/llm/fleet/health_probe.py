@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from infrastructure.llm.errors import describe_error
-from infrastructure.llm.instance import Instance
+from infrastructure.llm.fleet.instance import Instance
 
 DEFAULT_PROBE_TIMEOUT = 5.0
 MODELS_PATH = "/models"

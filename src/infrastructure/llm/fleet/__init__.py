@@ -1,0 +1,1 @@
+"""The fleet at run time: instances, echelon targets, polling pools, rotation and health."""

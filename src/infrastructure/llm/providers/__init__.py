@@ -1,0 +1,1 @@
+"""The chat models that talk to one instance: OpenAI-compatible, Anthropic, the offline mock."""

@@ -1,0 +1,1 @@
+"""Resilience pieces the routing consults: circuit breakers, limits, shared state, error classes."""
