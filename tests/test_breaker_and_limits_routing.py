@@ -11,6 +11,7 @@ import pytest
 from infrastructure.llm.errors import AllTargetsFailedError
 from infrastructure.llm.fleet.task_group_manager import TaskGroupManager
 from infrastructure.llm.resilience.circuit_breaker import CircuitState
+from infrastructure.llm.routing.history import FallbackHistory
 from infrastructure.llm.sim import FaultMode
 from infrastructure.llm.wrappers.task_group import TaskGroupWrapper
 
@@ -42,7 +43,7 @@ def test_breaker_opens_then_half_opens_then_closes(
     bad, good = start_sim("error_rate:1.0"), start_sim("healthy")
     manager = manager_for(*breaker_group(bad.base_url, good.base_url))
     wrapper = TaskGroupWrapper(target="g", task_group_manager=manager)
-    breaker = manager.target("g", 1).breakers[0]
+    breaker = manager.target("g", 1).members[0].breaker
 
     answer(wrapper, "invoke")
     assert breaker.state is CircuitState.CLOSED
@@ -68,7 +69,7 @@ def test_failed_probe_reopens_the_breaker(
     bad, good = start_sim("error_rate:1.0"), start_sim("healthy")
     manager = manager_for(*breaker_group(bad.base_url, good.base_url))
     wrapper = TaskGroupWrapper(target="g", task_group_manager=manager)
-    breaker = manager.target("g", 1).breakers[0]
+    breaker = manager.target("g", 1).members[0].breaker
     answer(wrapper, "invoke")
     answer(wrapper, "invoke")
     fake_clock.advance(30)
@@ -165,8 +166,7 @@ def test_fallback_history_is_bounded(start_sim: StartSim, manager_for: Any) -> N
     models, groups = breaker_group(bad.base_url, good.base_url)
     groups["g"]["fallback_config"]["circuit_breaker"]["failure_threshold"] = 1000
     wrapper = TaskGroupWrapper(target="g", task_group_manager=manager_for(models, groups))
-    assert wrapper.fallback_manager is not None
-    wrapper.fallback_manager.history = type(wrapper.fallback_manager.history)(maxlen=3)
+    wrapper._router.history = FallbackHistory(3)
     for _ in range(5):
         answer(wrapper, "invoke")
     history = wrapper.get_fallback_history()

@@ -53,9 +53,9 @@ def simulated_fleet() -> Iterator[dict[str, str]]:
         yield {
             "OPENAI_BASE_URL": dead.base_url,
             "ANTHROPIC_COMPAT_BASE_URL": dead.base_url,
-            "VLLM_URL_1": dead.base_url,
+            "VLLM_URL_1": healthy.base_url,
             "VLLM_URL_2": flaky.base_url,
-            "VLLM_URL_3": healthy.base_url,
+            "VLLM_URL_3": dead.base_url,
             "VLLM_LLAMA_URL": healthy.base_url,
         }
     finally:

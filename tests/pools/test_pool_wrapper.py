@@ -12,7 +12,8 @@ from infrastructure.llm.clock import FakeClock
 from infrastructure.llm.errors import AllTargetsFailedError, LLMWrapperError
 from infrastructure.llm.fleet.polling_pool_manager import PollingPoolManager
 from infrastructure.llm.fleet.task_group_manager import TaskGroupManager
-from infrastructure.llm.resilience.limits import EchelonLimiter, Permit
+from infrastructure.llm.resilience.admission import Gate, Refusal, Ticket
+from infrastructure.llm.resilience.state import InMemoryState
 from infrastructure.llm.sim import FaultMode
 from infrastructure.llm.wrappers.factory import LLMWrapperFactory
 from infrastructure.llm.wrappers.polling_pool import PollingPoolWrapper
@@ -269,13 +270,13 @@ def test_a_pool_of_1000_instances_looks_at_one_candidate_per_call(
     wrapper = pool_wrapper(manager_for(models, groups, pools))
     pool = wrapper.polling_pool_manager.pool("p")  # type: ignore[union-attr]
     examined: list[int] = []
-    original = EchelonLimiter.try_acquire
+    original = InMemoryState.admit
 
-    def counting(limiter: EchelonLimiter) -> Permit | None:
+    def counting(state: InMemoryState, gate: Gate, now: float) -> Ticket | Refusal:
         examined.append(1)
-        return original(limiter)
+        return original(state, gate, now)
 
-    monkeypatch.setattr(EchelonLimiter, "try_acquire", counting)
+    monkeypatch.setattr(InMemoryState, "admit", counting)
 
     for _ in range(50):
         wrapper.invoke("hi")

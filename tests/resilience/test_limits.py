@@ -1,21 +1,95 @@
-"""Echelon limits: waiting within a deadline, spill-over, permits, rpm buckets (FakeClock)."""
+"""Echelon limits: waiting within a deadline, spill-over, permits, rpm buckets (FakeClock).
+
+Limits are admitted the way a routed call admits them: the routing engine's `acquire`, run
+by the sync or async driver, over a one-instance target whose echelon has the limits.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from types import TracebackType
 
 import pytest
 
 from infrastructure.llm.clock import FakeClock
+from infrastructure.llm.config import EchelonConfig
 from infrastructure.llm.errors import NoCapacityError
-from infrastructure.llm.resilience.limits import (
-    NOOP_PERMIT,
-    ConcurrencyLimit,
-    EchelonLimiter,
-    Permit,
-    RateLimit,
-)
+from infrastructure.llm.fleet.instance import Instance
+from infrastructure.llm.fleet.member import Echelon, Member
+from infrastructure.llm.fleet.target import Target
+from infrastructure.llm.providers.mock import MockChatModel
+from infrastructure.llm.resilience.admission import FREE_TICKET, Gate, Ticket, Verdict
+from infrastructure.llm.resilience.circuit_breaker import BreakerPolicy, CircuitBreaker
+from infrastructure.llm.resilience.limits import Limits
 from infrastructure.llm.resilience.state import InMemoryState
+from infrastructure.llm.routing.call_record import CallRecord
+from infrastructure.llm.routing.deadline import Deadline
+from infrastructure.llm.routing.drivers import adrive, drive
+from infrastructure.llm.routing.engine import acquire
+
+
+class Permit:
+    """An admitted ticket; `release()` gives its slot back exactly once."""
+
+    def __init__(self, limiter: Limiter, ticket: Ticket) -> None:
+        self.limiter: Limiter | None = limiter
+        self.ticket = ticket
+
+    def release(self) -> None:
+        limiter, self.limiter = self.limiter, None
+        if limiter is not None:
+            limiter.state.settle(
+                limiter.member.gate, self.ticket, Verdict.STREAM_ENDED, limiter.clock.now()
+            )
+
+    def __enter__(self) -> Permit:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+class Limiter:
+    """The limits of echelon `g.echelon1`, admitted as a routed call admits them."""
+
+    def __init__(self, state: InMemoryState, clock: FakeClock, limits: Limits | None) -> None:
+        self.state = state
+        self.clock = clock
+        policy = BreakerPolicy(1, 1.0, 1)
+        instance = Instance("m#0", "m", "mock", "echo", None, MockChatModel())
+        echelon = Echelon("g", 1, EchelonConfig(models=["m"]), {}, limits)
+        gate = Gate("cooldown:m#0", "breaker:g:m#0", policy, limits)
+        breaker = CircuitBreaker("breaker:g:m#0", 1, 1.0, 1, state, clock)
+        self.member = Member(0, instance, echelon, gate, breaker)
+
+    def _target(self, deadline: float) -> tuple[Target, CallRecord]:
+        """A target whose attempts may wait until `deadline` (a clock time) for room."""
+        wait = max(deadline - self.clock.now(), 1e-9)
+        member = self.member
+        config = EchelonConfig(models=["m"], timeout=wait)
+        echelon = Echelon("g", 1, config, {}, member.echelon.limits)
+        target = Target(echelon, [Member(0, member.instance, echelon, member.gate, member.breaker)])
+        return target, CallRecord(Deadline(self.clock, 3600.0))
+
+    def acquire(self, deadline: float) -> Permit:
+        target, call = self._target(deadline)
+        _, ticket = drive(acquire(target, call, set(), None, False), self.state, self.clock)
+        return Permit(self, ticket)
+
+    async def aacquire(self, deadline: float) -> Permit:
+        target, call = self._target(deadline)
+        steps = acquire(target, call, set(), None, False)
+        _, ticket = await adrive(steps, self.state, self.clock)
+        return Permit(self, ticket)
+
+    def try_acquire(self) -> Permit | None:
+        answer = self.state.admit(self.member.gate, self.clock.now())
+        return Permit(self, answer) if isinstance(answer, Ticket) else None
 
 
 def limiter(
@@ -23,8 +97,9 @@ def limiter(
     concurrency: int | None = None,
     rpm: int | None = None,
     state: InMemoryState | None = None,
-) -> EchelonLimiter:
-    return EchelonLimiter("g.echelon1", concurrency, rpm, state or InMemoryState(), clock)
+) -> Limiter:
+    limits = None if concurrency is None and rpm is None else Limits("g.echelon1", concurrency, rpm)
+    return Limiter(state or InMemoryState(), clock, limits)
 
 
 class ReleasingClock(FakeClock):
@@ -44,14 +119,15 @@ class ReleasingClock(FakeClock):
 def test_no_limits_costs_nothing_and_shares_one_permit() -> None:
     clock = FakeClock()
     lim = limiter(clock)
-    assert lim.acquire(deadline=0.0) is NOOP_PERMIT
-    assert lim.try_acquire() is NOOP_PERMIT
-    NOOP_PERMIT.release()
+    assert lim.acquire(deadline=0.0).ticket is FREE_TICKET
+    free = lim.try_acquire()
+    assert free is not None and free.ticket is FREE_TICKET
+    free.release()
     assert clock.sleeps == []
 
 
 async def test_no_limits_async() -> None:
-    assert await limiter(FakeClock()).aacquire(deadline=0.0) is NOOP_PERMIT
+    assert (await limiter(FakeClock()).aacquire(deadline=0.0)).ticket is FREE_TICKET
 
 
 def test_concurrency_full_waits_until_the_deadline_then_raises() -> None:
@@ -175,15 +251,13 @@ def test_limits_hold_across_limiters_sharing_a_state() -> None:
 
 
 def test_single_limits_and_their_validation() -> None:
-    state, clock = InMemoryState(), FakeClock()
-    slots = ConcurrencyLimit("c", 1, state)
-    permit = slots.try_acquire()
-    assert permit is not None and slots.in_flight == 1
-    assert slots.try_acquire() is None
-    rate = RateLimit("r", 1, state, clock)
-    assert rate.take() == 0.0
-    assert rate.take() == pytest.approx(60.0)
+    state = InMemoryState()
+    assert state.try_acquire("c", 1)
+    assert state.in_flight("c") == 1
+    assert not state.try_acquire("c", 1)
+    assert state.take_token("r", 1, now=0.0) == 0.0
+    assert state.take_token("r", 1, now=0.0) == pytest.approx(60.0)
     with pytest.raises(ValueError, match="concurrency limit"):
-        ConcurrencyLimit("c", 0, state)
+        Limits("c", concurrency_limit=0)
     with pytest.raises(ValueError, match="rpm limit"):
-        RateLimit("r", 0, state, clock)
+        Limits("r", rpm_limit=0)

@@ -7,7 +7,6 @@ can be piped on.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from typing import Any
@@ -21,11 +20,10 @@ from infrastructure.llm.cli.common import (
     config_dir_option,
     open_factory,
 )
+from infrastructure.llm.config.targets import FallbackTarget
 from infrastructure.llm.errors import StreamInterruptedError, describe_error
 from infrastructure.llm.wrappers.base import BaseLLMWrapper
 from infrastructure.llm.wrappers.factory import LLMWrapperFactory
-
-_ECHELON_TARGET = re.compile(r"^[^.]+\.echelon\d+$")
 
 
 def add_parser(subparsers: Subparsers) -> None:
@@ -65,13 +63,20 @@ def resolve_wrapper(factory: LLMWrapperFactory, name: str) -> BaseLLMWrapper:
     for candidate in (name, f"{name}_wrapper"):
         if factory.has_wrapper(candidate):
             return factory.get_wrapper(candidate)
-    if _ECHELON_TARGET.match(name):
+    if _names_an_echelon(name):
         return factory.create_task_group_wrapper(f"{name}_wrapper", {"target": name})
     known = ", ".join(factory.list_wrappers()) or "none"
     raise CommandError(
         f"no wrapper, task group or polling pool named {name!r}; known wrappers: {known} "
         "(a single echelon is named like fast_group.echelon2)"
     )
+
+
+def _names_an_echelon(name: str) -> bool:
+    try:
+        return FallbackTarget.parse(name).echelon is not None
+    except ValueError:
+        return False
 
 
 def _invoke(wrapper: BaseLLMWrapper, messages: list[BaseMessage]) -> int:

@@ -23,6 +23,7 @@ from infrastructure.llm.config.schema import (
     StrictModel,
     TaskGroupConfig,
 )
+from infrastructure.llm.config.strategies import FallbackStrategy
 from infrastructure.llm.config.validation import validation_issues
 from infrastructure.llm.errors import ConfigIssue
 
@@ -51,8 +52,8 @@ class LegacyGlobalFallback(StrictModel):
         own = [i for i, target in enumerate(chain.targets()) if target.group == group]
         rest = chain.fallback_groups[own[-1] + 1 :] if own else list(chain.fallback_groups)
         update: dict[str, Any] = {"fallback_groups": rest}
-        if chain.strategy == "task_group_switch" and not rest:
-            update.update(strategy="echelon_down", max_attempts=1)
+        if chain.strategy is FallbackStrategy.TASK_GROUP_SWITCH and not rest:
+            update.update(strategy=FallbackStrategy.ECHELON_DOWN, max_attempts=1)
         return FallbackConfig.model_validate({**chain.model_dump(), **update})
 
 

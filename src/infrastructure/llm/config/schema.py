@@ -25,12 +25,14 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from infrastructure.llm.config.field_path import Loc
+from infrastructure.llm.config.strategies import (
+    FallbackStrategy,
+    PoolFallbackStrategy,
+    RotationStrategy,
+)
 from infrastructure.llm.config.targets import FallbackTarget, echelon_name
 
 Provider = Literal["openai", "anthropic", "mock"]
-FallbackStrategy = Literal["echelon_down", "task_group_switch", "provider_failover"]
-RotationStrategy = Literal["round_robin", "random", "least_busy", "weighted"]
-PoolFallbackStrategy = Literal["instance_rotation", "simple_retry"]
 
 # Keys of `params` that have their own field on ModelConfig (api_key must stay a SecretStr).
 _RESERVED_PARAMS = frozenset({"model", "base_url", "api_key"})
@@ -221,7 +223,7 @@ class FallbackChain(StrictModel):
     """Where a task group goes when its current target is exhausted, and how: the part of its
     fallback settings the legacy global fallback could already set."""
 
-    strategy: FallbackStrategy = "echelon_down"
+    strategy: FallbackStrategy = FallbackStrategy.ECHELON_DOWN
     fallback_groups: list[TargetText] = Field(default_factory=list)
     max_attempts: int = Field(default=3, ge=1)
     retry_delay: float = Field(default=0.0, ge=0)
@@ -229,7 +231,7 @@ class FallbackChain(StrictModel):
 
     @model_validator(mode="after")
     def _check(self) -> FallbackChain:
-        if self.strategy == "task_group_switch" and not self.fallback_groups:
+        if self.strategy is FallbackStrategy.TASK_GROUP_SWITCH and not self.fallback_groups:
             raise _field_errors(
                 type(self).__name__,
                 [
@@ -335,7 +337,7 @@ class TaskGroupConfig(StrictModel):
 class PollingPoolFallbackConfig(StrictModel):
     """How a polling pool retries a failed call: on other instances, or on the same one."""
 
-    strategy: PoolFallbackStrategy = "instance_rotation"
+    strategy: PoolFallbackStrategy = PoolFallbackStrategy.INSTANCE_ROTATION
     max_instance_attempts: int = Field(default=2, ge=1)
 
 
@@ -345,7 +347,7 @@ class PollingPoolConfig(StrictModel):
     name: GroupName
     description: str = ""
     task_groups: list[TargetText] = Field(min_length=1)
-    rotation_strategy: RotationStrategy = "round_robin"
+    rotation_strategy: RotationStrategy = RotationStrategy.ROUND_ROBIN
     health_check_interval: float = Field(default=30.0, gt=0)
     health_check_path: HealthCheckPath = "/models"
     health_check_timeout: float = Field(default=5.0, gt=0)

@@ -56,7 +56,7 @@ def _message(detail: ErrorDetails, model: type[BaseModel]) -> str:
         limit = ctx[key]
         shown = int(limit) if isinstance(limit, float) and limit.is_integer() else limit
         return f"expected a number {operator} {shown}, got {got}"
-    if kind == "literal_error":
+    if kind in ("literal_error", "enum"):
         return f"unknown value {got}; expected one of {ctx['expected']}"
     if kind == "too_short":
         return f"expected at least {ctx['min_length']} item(s), got {ctx['actual_length']}"

@@ -9,8 +9,7 @@ from langchain_core.language_models import BaseChatModel
 
 @dataclass(eq=False)
 class Instance:
-    """A routable endpoint. `weight` steers weighted pools; `cooldown_until` holds it back
-    after a 429 or a misconfiguration."""
+    """A routable endpoint; `weight` steers weighted pools."""
 
     id: str
     model_name: str
@@ -19,7 +18,6 @@ class Instance:
     base_url: str | None
     chat_model: BaseChatModel = field(repr=False)
     weight: float = 1.0
-    cooldown_until: float = 0.0
 
     @property
     def accepts_request_timeout(self) -> bool:

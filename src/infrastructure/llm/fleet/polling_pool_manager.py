@@ -7,7 +7,8 @@ from typing import Any
 
 from infrastructure.llm.config import PollingPoolConfig
 from infrastructure.llm.errors import LLMWrapperError
-from infrastructure.llm.fleet.pool import PollingPool, PoolMember
+from infrastructure.llm.fleet.member import Member
+from infrastructure.llm.fleet.pool import PollingPool
 from infrastructure.llm.fleet.task_group_manager import TaskGroupManager
 
 
@@ -68,13 +69,13 @@ class PollingPoolManager:
         }
 
     def _build(self, config: PollingPoolConfig) -> PollingPool:
-        members: list[PoolMember] = []
+        members: list[Member] = []
         seen: set[str] = set()
         for name in config.task_groups:
             for target in self.task_group_manager.resolve(name):
-                for instance, breaker in zip(target.instances, target.breakers, strict=True):
-                    if instance.id not in seen:
-                        seen.add(instance.id)
-                        members.append(PoolMember(len(members), instance, target, breaker))
+                for member in target.members:
+                    if member.instance.id not in seen:
+                        seen.add(member.instance.id)
+                        members.append(member.moved_to(len(members)))
         manager = self.task_group_manager
         return PollingPool(config, members, manager.state, manager.clock)

@@ -14,6 +14,8 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
+from infrastructure.llm.config.strategies import RotationStrategy
+
 __all__ = ["Rotation", "make_rotation"]
 
 # How many least-busy candidates are gathered under the lock before the first one is yielded.
@@ -249,22 +251,24 @@ class _LeastBusy(_Rotation):
         yield from rest
 
 
-_STRATEGIES = ("round_robin", "random", "least_busy", "weighted")
-
-
 def make_rotation(
-    strategy: str, weights: Sequence[float], *, rng: random.Random | None = None
+    strategy: RotationStrategy | str, weights: Sequence[float], *, rng: random.Random | None = None
 ) -> Rotation:
     """Build the `strategy` rotation over `len(weights)` members, all healthy at first."""
     if not all(math.isfinite(w) and w > 0 for w in weights):
         raise ValueError(f"rotation weights must be finite and > 0, got {list(weights)}")
+    try:
+        strategy = RotationStrategy(strategy)
+    except ValueError:
+        known = [s.value for s in RotationStrategy]
+        raise ValueError(
+            f"unknown rotation strategy {strategy!r}; expected one of {known}"
+        ) from None
     size = len(weights)
-    if strategy == "round_robin":
+    if strategy is RotationStrategy.ROUND_ROBIN:
         return _RoundRobin(size)
-    if strategy == "random":
+    if strategy is RotationStrategy.RANDOM:
         return _Random(size, rng or random.Random())
-    if strategy == "least_busy":
+    if strategy is RotationStrategy.LEAST_BUSY:
         return _LeastBusy(size)
-    if strategy == "weighted":
-        return _Weighted(weights, rng or random.Random())
-    raise ValueError(f"unknown rotation strategy {strategy!r}; expected one of {_STRATEGIES}")
+    return _Weighted(weights, rng or random.Random())

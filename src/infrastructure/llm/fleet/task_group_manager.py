@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from pathlib import Path
 from typing import Any
 
 from infrastructure.llm.clock import Clock, MonotonicClock
-from infrastructure.llm.config import LLMConfig, TaskGroupConfig, load_config_dir
+from infrastructure.llm.config import FallbackTarget, LLMConfig, TaskGroupConfig, load_config_dir
 from infrastructure.llm.errors import LLMWrapperError
 from infrastructure.llm.fleet.instance import Instance
+from infrastructure.llm.fleet.member import Echelon, Member
 from infrastructure.llm.fleet.target import Target
 from infrastructure.llm.providers.chat_models import build_chat_model
-from infrastructure.llm.resilience.circuit_breaker import CircuitBreaker
-from infrastructure.llm.resilience.limits import EchelonLimiter
+from infrastructure.llm.resilience.admission import Gate
+from infrastructure.llm.resilience.circuit_breaker import BreakerPolicy, CircuitBreaker
+from infrastructure.llm.resilience.limits import Limits
 from infrastructure.llm.resilience.state import InMemoryState, SharedState
-
-_TARGET = re.compile(r"^(?P<group>[^.]+)(?:\.echelon(?P<echelon>\d+))?$")
 
 
 class TaskGroupManager:
     """Owns the instances of every model and the targets of every task group.
 
     Instances are shared by all groups naming the same model; breakers are kept per group
-    (each group's `circuit_breaker` settings apply to its own view of an instance), and
-    limits per echelon. All of that state lives in `state`, so replicas can share it.
+    (each group's `circuit_breaker` settings apply to its own view of an instance), limits
+    per echelon and cool-downs per instance. All of that state lives in `state`, so replicas
+    can share it.
     """
 
     def __init__(
@@ -59,19 +59,17 @@ class TaskGroupManager:
 
     def split_target(self, target: str) -> tuple[str, int | None]:
         """`"g"` -> `("g", None)`, `"g.echelon2"` -> `("g", 2)`, checking both exist."""
-        match = _TARGET.match(target)
-        if not match:
+        try:
+            parsed = FallbackTarget.parse(target)
+        except ValueError as exc:
+            raise LLMWrapperError(str(exc)) from None
+        group = self.group_config(parsed.group)
+        if parsed.echelon is not None and parsed.echelon not in group.echelons:
+            have = ", ".join(group.echelon_names())
             raise LLMWrapperError(
-                f"target {target!r} is not of the form 'group' or 'group.echelonN'"
+                f"task group {group.name!r} has no echelon{parsed.echelon} ({have})"
             )
-        group = self.group_config(match["group"])
-        if match["echelon"] is None:
-            return group.name, None
-        echelon = int(match["echelon"])
-        if echelon not in group.echelons:
-            have = ", ".join(f"echelon{n}" for n in sorted(group.echelons))
-            raise LLMWrapperError(f"task group {group.name!r} has no echelon{echelon} ({have})")
-        return group.name, echelon
+        return group.name, parsed.echelon
 
     def targets_of(self, group: str) -> list[Target]:
         """Every echelon of `group` as a target, in echelon order."""
@@ -91,7 +89,7 @@ class TaskGroupManager:
 
     def target(self, group: str, echelon: int) -> Target:
         for candidate in self.targets_of(group):
-            if candidate.echelon == echelon:
+            if candidate.echelon.number == echelon:
                 return candidate
         raise LLMWrapperError(f"task group {group!r} has no echelon{echelon}")
 
@@ -132,38 +130,38 @@ class TaskGroupManager:
             return [t for targets in self._targets.values() for t in targets]
 
     def _build_targets(self, group: TaskGroupConfig) -> list[Target]:
-        breaker_config = group.fallback_config.circuit_breaker
+        policy = BreakerPolicy.from_config(group.fallback_config.circuit_breaker)
         targets = []
-        for number, echelon in sorted(group.echelons.items()):
-            instances = [i for name in echelon.models for i in self.instances(name)]
+        for number, config in group.ordered_echelons():
             params: dict[str, Any] = {}
-            if echelon.temperature is not None:
-                params["temperature"] = echelon.temperature
-            if echelon.max_tokens is not None:
-                params["max_tokens"] = echelon.max_tokens
-            targets.append(
-                Target(
-                    group=group.name,
-                    echelon=number,
-                    config=echelon,
-                    instances=instances,
-                    breakers=[
-                        CircuitBreaker.from_config(
-                            f"breaker:{group.name}:{inst.id}",
-                            breaker_config,
-                            self.state,
-                            self.clock,
-                        )
-                        for inst in instances
-                    ],
-                    limiter=EchelonLimiter(
-                        f"limits:{group.name}.echelon{number}",
-                        echelon.concurrency_limit,
-                        echelon.rpm_limit,
-                        self.state,
-                        self.clock,
-                    ),
-                    call_params=params,
-                )
-            )
+            if config.temperature is not None:
+                params["temperature"] = config.temperature
+            if config.max_tokens is not None:
+                params["max_tokens"] = config.max_tokens
+            limits = None
+            if config.concurrency_limit is not None or config.rpm_limit is not None:
+                key = f"limits:{FallbackTarget(group.name, number)}"
+                limits = Limits(key, config.concurrency_limit, config.rpm_limit)
+            echelon = Echelon(group.name, number, config, params, limits)
+            instances = [i for name in config.models for i in self.instances(name)]
+            members = [
+                self._member(index, instance, echelon, policy)
+                for index, instance in enumerate(instances)
+            ]
+            targets.append(Target(echelon, members))
         return targets
+
+    def _member(
+        self, index: int, instance: Instance, echelon: Echelon, policy: BreakerPolicy
+    ) -> Member:
+        breaker_key = f"breaker:{echelon.group}:{instance.id}"
+        gate = Gate(f"cooldown:{instance.id}", breaker_key, policy, echelon.limits)
+        breaker = CircuitBreaker(
+            breaker_key,
+            policy.failure_threshold,
+            policy.recovery_time,
+            policy.half_open_requests,
+            self.state,
+            self.clock,
+        )
+        return Member(index, instance, echelon, gate, breaker)

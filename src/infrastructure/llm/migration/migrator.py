@@ -258,7 +258,7 @@ def _fallback_of(config: LLMConfig, file: ConfigFile) -> dict[str, Any]:
         fallback = config.groups[file.name].fallback_config
     else:
         fallback = config.pools[file.name].fallback_config
-    return fallback.model_dump(exclude_none=True)
+    return fallback.model_dump(mode="json", exclude_none=True)
 
 
 def _origin(source: str | None) -> str:

@@ -109,6 +109,14 @@ def classify(exc: BaseException) -> ErrorKind:
     return ErrorKind.FATAL
 
 
+def is_request_fault(exc: BaseException) -> bool:
+    """Whether the request itself is at fault, so no other instance or target can do better.
+
+    Our own routing errors are never the request's fault: they end one target, not the call.
+    """
+    return not isinstance(exc, LLMWrapperError) and classify(exc) is ErrorKind.FATAL
+
+
 def status_code(exc: BaseException) -> int | None:
     """The HTTP status an error carries, on itself or on its `response`."""
     status = getattr(exc, "status_code", None)

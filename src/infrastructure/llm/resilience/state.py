@@ -1,10 +1,14 @@
-"""The one state interface for what replicas must agree on: in-flight counts, rpm buckets,
-breaker records and instance health.
+"""The one state interface for what replicas must agree on: in-flight slots, rpm buckets,
+breaker records, cool-downs and instance health.
 
-`InMemoryState` serves one process. A Redis implementation plugs in behind the same
-`SharedState` protocol; each operation's docstring says how it maps to one atomic Redis step.
-Keys name one limiter, breaker or instance; each kind of record lives in its own namespace, so
-the same key may hold an in-flight count, a bucket, a breaker record and a health record.
+The routing's hot path asks two questions per attempt, each one atomic step of the state:
+`admit` (may a call go to this instance now? checks its cool-down, breaker and limits, and
+takes a slot, a token and a probe together) and `settle` (what came of it). Async callers
+await `aadmit`/`asettle` unless the state is `local`, whose operations never block.
+
+`InMemoryState` serves one process. A networked implementation plugs in behind the same
+`SharedState` protocol. Keys name one limiter, breaker, instance or health record; each kind
+of record lives in its own namespace.
 
 Times (`now`, `opened_at`, `since`) come from the caller's `Clock`. A shared store needs
 callers whose clocks share a time base (wall time), since monotonic clocks differ per process.
@@ -14,69 +18,92 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import Enum
 from typing import Protocol, TypeVar
 
+from infrastructure.llm.resilience.admission import (
+    FREE_TICKET,
+    Gate,
+    Reason,
+    Refusal,
+    Ticket,
+    Verdict,
+)
+from infrastructure.llm.resilience.circuit_breaker import (
+    Grant,
+    fail,
+    grant,
+    release_probe,
+    succeed,
+)
+from infrastructure.llm.resilience.records import (
+    CLOSED_RECORD,
+    BreakerRecord,
+    CircuitState,
+    HealthRecord,
+)
+
+__all__ = [
+    "CLOSED_RECORD",
+    "BreakerRecord",
+    "CircuitState",
+    "HealthRecord",
+    "InMemoryState",
+    "SharedState",
+    "Transition",
+]
+
 T = TypeVar("T")
+
+Transition = tuple[CircuitState, CircuitState]
+"""A breaker's state before and after a step that changed it."""
 
 # A bucket this close to one whole token counts as holding it, so float rounding in the
 # refill can never leave a caller waiting for a few ulps forever.
 _TOKEN_EPSILON = 1e-9
 
 
-class CircuitState(str, Enum):
-    """Where a circuit breaker stands."""
-
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
-
-
-@dataclass(frozen=True, slots=True)
-class BreakerRecord:
-    """What a circuit breaker stores between calls.
-
-    `opened_at` is when the breaker last opened or, while half-open, when probing began.
-    """
-
-    state: CircuitState = CircuitState.CLOSED
-    consecutive_failures: int = 0
-    opened_at: float = 0.0
-    half_open_in_flight: int = 0
-
-
-CLOSED_RECORD = BreakerRecord()
-
-
-@dataclass(frozen=True, slots=True)
-class HealthRecord:
-    """Health-check verdict for one instance; `since` is when `healthy` last changed."""
-
-    healthy: bool
-    consecutive_failures: int
-    since: float
-
-
 class SharedState(Protocol):
-    """Counters and records that limits, breakers and health checks share across replicas.
+    """Counters and records that limits, breakers and health checks share across replicas."""
 
-    Every operation is O(1) and never blocks, so async code may call it directly.
-    """
+    local: bool
+    """True when every operation is in-process and never blocks, so async code may call the
+    sync methods directly; False when async code must await `aadmit` and `asettle`."""
 
-    def try_acquire(self, key: str, limit: int) -> bool:
-        """Take one in-flight slot if fewer than `limit` are taken.
-
-        Redis: Lua `if GET < limit then INCR; return 1 end; return 0`.
+    def admit(self, gate: Gate, now: float) -> Ticket | Refusal:
+        """One atomic step: refuse while the instance cools down or its breaker is open;
+        else take a concurrency slot and an rpm token (both, or neither) and, half-open, a
+        probe. Refusal(FULL, wait) says the limits have no room (`wait`: until the next token).
         """
         ...
 
+    def settle(
+        self, gate: Gate, ticket: Ticket, verdict: Verdict, now: float, cooldown: float = 0.0
+    ) -> Transition | None:
+        """One atomic step: apply `verdict` to the breaker, give the slot back (unless the
+        stream goes on), and cool the instance down for `cooldown` seconds (0: none).
+        Returns the breaker's transition when it changed state."""
+        ...
+
+    async def aadmit(self, gate: Gate, now: float) -> Ticket | Refusal:
+        """`admit` for async callers of a state that is not `local`."""
+        ...
+
+    async def asettle(
+        self, gate: Gate, ticket: Ticket, verdict: Verdict, now: float, cooldown: float = 0.0
+    ) -> Transition | None:
+        """`settle` for async callers of a state that is not `local`."""
+        ...
+
+    def try_acquire(self, key: str, limit: int) -> bool:
+        """Take one in-flight slot if fewer than `limit` are taken."""
+        ...
+
     def release(self, key: str) -> None:
-        """Give back one in-flight slot (never below zero). Redis: Lua DECR floored at 0."""
+        """Give back one in-flight slot (never below zero)."""
         ...
 
     def in_flight(self, key: str) -> int:
-        """Slots currently taken. Redis: GET."""
+        """Slots currently taken."""
         ...
 
     def take_token(self, key: str, rate_per_minute: int, now: float) -> float:
@@ -84,20 +111,23 @@ class SharedState(Protocol):
 
         The bucket starts full and refills continuously at `rate_per_minute / 60` tokens a
         second. Returns 0.0 when a token was taken, else the seconds until one will be
-        there (nothing taken). Redis: Lua over a hash {tokens, updated}, with the server's
-        TIME standing in for `now`.
+        there (nothing taken).
         """
         ...
 
+    def cooldown_until(self, key: str) -> float:
+        """When the instance `key` may take calls again (0.0: it is not cooling down)."""
+        ...
+
     def breaker_record(self, key: str) -> BreakerRecord:
-        """The breaker's record, `CLOSED_RECORD` if none was stored. Redis: HGETALL."""
+        """The breaker's record, `CLOSED_RECORD` if none was stored."""
         ...
 
     def update_breaker(self, key: str, fn: Callable[[BreakerRecord], tuple[BreakerRecord, T]]) -> T:
         """Atomically replace the record with `fn(record)[0]` and return `fn(record)[1]`.
 
-        `fn` must be pure and quick: it runs under a lock here, and Redis runs it in a
-        WATCH / HGETALL / MULTI HSET EXEC loop that may call it again after a conflict.
+        `fn` must be pure and quick: it runs under a lock here, and a networked store may run
+        it again after a conflicting write.
         """
         ...
 
@@ -106,19 +136,18 @@ class SharedState(Protocol):
 
         A success makes the instance healthy and clears its failure count; a failure counts
         up and makes it unhealthy once `failure_threshold` consecutive failures are reached.
-        Redis: Lua over a hash {healthy, failures, since}.
         """
         ...
 
     def health(self, key: str) -> HealthRecord | None:
-        """The instance's last health record, None if never checked. Redis: HGETALL."""
+        """The instance's last health record, None if never checked."""
         ...
 
     def reset(self, prefix: str | None = None) -> None:
         """Forget every record whose key starts with `prefix` (all records when None).
 
         Slots still held when their count is forgotten release into a floor of zero, so the
-        concurrency limit may be exceeded briefly. Redis: SCAN MATCH prefix* then DEL.
+        concurrency limit may be exceeded briefly.
         """
         ...
 
@@ -126,15 +155,97 @@ class SharedState(Protocol):
 class InMemoryState:
     """`SharedState` for one process: plain dicts behind one lock.
 
-    Reads take no lock: a dict lookup is atomic and records are immutable.
+    Reads take no lock: a dict lookup is atomic and records are immutable. The common case of
+    `admit` and `settle` (no limits, breaker closed with no failures counted) only reads.
     """
+
+    local = True
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._in_flight: dict[str, int] = {}
         self._buckets: dict[str, list[float]] = {}  # key -> [tokens, updated_at]
         self._breakers: dict[str, BreakerRecord] = {}
+        self._cooldowns: dict[str, float] = {}
         self._health: dict[str, HealthRecord] = {}
+
+    # -- the hot path ------------------------------------------------------------------------
+
+    def admit(self, gate: Gate, now: float) -> Ticket | Refusal:
+        until = self._cooldowns.get(gate.instance_key)
+        if until is not None and until > now:
+            return Refusal(Reason.COOLING_DOWN)
+        limits = gate.limits
+        if limits is None and self._breakers.get(gate.breaker_key) is None:
+            return FREE_TICKET
+        with self._lock:
+            record = self._breakers.get(gate.breaker_key, CLOSED_RECORD)
+            new_record, granted = grant(record, gate.policy, now)
+            if granted is Grant.REFUSED:
+                return Refusal(Reason.OPEN)
+            slot = False
+            if limits is not None:
+                concurrency = limits.concurrency_limit
+                taken = self._in_flight.get(limits.key, 0)
+                if concurrency is not None and taken >= concurrency:
+                    return Refusal(Reason.FULL)
+                if limits.rpm_limit is not None:
+                    wait = self._take_token(limits.key, limits.rpm_limit, now)
+                    if wait > 0.0:
+                        return Refusal(Reason.FULL, wait)
+                if concurrency is not None:
+                    self._in_flight[limits.key] = taken + 1
+                    slot = True
+            if new_record is not record:
+                self._breakers[gate.breaker_key] = new_record
+        probe = granted is Grant.PROBE
+        return Ticket(slot, probe) if slot or probe else FREE_TICKET
+
+    def settle(
+        self, gate: Gate, ticket: Ticket, verdict: Verdict, now: float, cooldown: float = 0.0
+    ) -> Transition | None:
+        key = gate.breaker_key
+        release_slot = ticket.slot and verdict is not Verdict.STREAM_OPENED
+        if verdict is Verdict.ANSWERED or verdict is Verdict.STREAM_OPENED:
+            if not release_slot and self._breakers.get(key) is None:
+                return None  # closed with no failures counted: nothing to write
+        elif verdict is Verdict.STREAM_ENDED or (verdict is Verdict.ABANDONED and not ticket.probe):
+            if release_slot:
+                self.release(gate.limits.key)  # type: ignore[union-attr]
+            return None
+        with self._lock:
+            if release_slot:
+                self._release_slot(gate.limits.key)  # type: ignore[union-attr]
+            old = self._breakers.get(key, CLOSED_RECORD)
+            if verdict is Verdict.FAILED or verdict is Verdict.MISCONFIGURED:
+                new = fail(old, gate.policy, now)
+                if verdict is Verdict.MISCONFIGURED:
+                    cooldown = max(cooldown, gate.policy.recovery_time)
+                if cooldown > 0.0:
+                    until = now + cooldown
+                    if until > self._cooldowns.get(gate.instance_key, 0.0):
+                        self._cooldowns[gate.instance_key] = until
+            elif verdict is Verdict.ABANDONED:
+                new = release_probe(old)
+            else:
+                new = succeed(old)
+            if new is old:
+                return None
+            if new is CLOSED_RECORD:
+                self._breakers.pop(key, None)
+            else:
+                self._breakers[key] = new
+        return (old.state, new.state) if old.state is not new.state else None
+
+    async def aadmit(self, gate: Gate, now: float) -> Ticket | Refusal:
+        return self.admit(gate, now)
+
+    async def asettle(
+        self, gate: Gate, ticket: Ticket, verdict: Verdict, now: float, cooldown: float = 0.0
+    ) -> Transition | None:
+        return self.settle(gate, ticket, verdict, now, cooldown)
+
+    # -- single records ----------------------------------------------------------------------
 
     def try_acquire(self, key: str, limit: int) -> bool:
         with self._lock:
@@ -146,32 +257,17 @@ class InMemoryState:
 
     def release(self, key: str) -> None:
         with self._lock:
-            taken = self._in_flight.get(key, 0)
-            if taken > 1:
-                self._in_flight[key] = taken - 1
-            else:
-                self._in_flight.pop(key, None)
+            self._release_slot(key)
 
     def in_flight(self, key: str) -> int:
         return self._in_flight.get(key, 0)
 
     def take_token(self, key: str, rate_per_minute: int, now: float) -> float:
-        per_second = rate_per_minute / 60.0
         with self._lock:
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                self._buckets[key] = [rate_per_minute - 1.0, now]
-                return 0.0
-            elapsed = now - bucket[1]
-            tokens = bucket[0]
-            if elapsed > 0:
-                tokens = min(float(rate_per_minute), tokens + elapsed * per_second)
-                bucket[1] = now
-            if tokens >= 1.0 - _TOKEN_EPSILON:
-                bucket[0] = max(tokens - 1.0, 0.0)
-                return 0.0
-            bucket[0] = tokens
-            return (1.0 - tokens) / per_second
+            return self._take_token(key, rate_per_minute, now)
+
+    def cooldown_until(self, key: str) -> float:
+        return self._cooldowns.get(key, 0.0)
 
     def breaker_record(self, key: str) -> BreakerRecord:
         return self._breakers.get(key, CLOSED_RECORD)
@@ -181,7 +277,10 @@ class InMemoryState:
             old = self._breakers.get(key, CLOSED_RECORD)
             new, result = fn(old)
             if new is not old:
-                self._breakers[key] = new
+                if new is CLOSED_RECORD:
+                    self._breakers.pop(key, None)
+                else:
+                    self._breakers[key] = new
             return result
 
     def record_health(self, key: str, ok: bool, failure_threshold: int, now: float) -> HealthRecord:
@@ -200,9 +299,36 @@ class InMemoryState:
 
     def reset(self, prefix: str | None = None) -> None:
         with self._lock:
-            for table in (self._in_flight, self._buckets, self._breakers, self._health):
+            tables = (self._in_flight, self._buckets, self._breakers, self._cooldowns, self._health)
+            for table in tables:
                 if prefix is None:
                     table.clear()
                 else:
                     for key in [k for k in table if k.startswith(prefix)]:
                         del table[key]
+
+    # -- helpers, called under the lock ------------------------------------------------------
+
+    def _release_slot(self, key: str) -> None:
+        taken = self._in_flight.get(key, 0)
+        if taken > 1:
+            self._in_flight[key] = taken - 1
+        else:
+            self._in_flight.pop(key, None)
+
+    def _take_token(self, key: str, rate_per_minute: int, now: float) -> float:
+        per_second = rate_per_minute / 60.0
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            self._buckets[key] = [rate_per_minute - 1.0, now]
+            return 0.0
+        elapsed = now - bucket[1]
+        tokens = bucket[0]
+        if elapsed > 0:
+            tokens = min(float(rate_per_minute), tokens + elapsed * per_second)
+            bucket[1] = now
+        if tokens >= 1.0 - _TOKEN_EPSILON:
+            bucket[0] = max(tokens - 1.0, 0.0)
+            return 0.0
+        bucket[0] = tokens
+        return (1.0 - tokens) / per_second

@@ -2,36 +2,48 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from infrastructure.llm.errors import describe_error
 from infrastructure.llm.routing.deadline import Deadline
+from infrastructure.llm.routing.history import FallbackEvent
 
 
-@dataclass
 class CallRecord:
-    """Collected while a call is routed; feeds stats, `response_metadata` and error messages.
+    """Collected while a call is routed; feeds stats, history, metadata and error messages.
 
     `busy` names the instances this call is using right now; hedge lanes share it so a
     hedge goes to a different instance than the attempt it races.
     """
 
-    deadline: Deadline
-    attempts: int = 0
-    retries: int = 0
-    fallbacks: int = 0
-    hedges: int = 0
-    instance_outcomes: list[tuple[str, bool]] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-    busy: set[str] = field(default_factory=set)
+    __slots__ = (
+        "attempts",
+        "busy",
+        "deadline",
+        "failures",
+        "fallbacks",
+        "hedges",
+        "hops",
+        "instance_outcomes",
+        "retries",
+    )
+
+    def __init__(self, deadline: Deadline, busy: set[str] | None = None) -> None:
+        self.deadline = deadline
+        self.attempts = 0
+        self.retries = 0
+        self.fallbacks = 0
+        self.hedges = 0
+        self.instance_outcomes: list[tuple[str, bool]] = []
+        self.failures: list[str] = []
+        self.hops: list[FallbackEvent] = []
+        self.busy: set[str] = set() if busy is None else busy
 
     def note_failure(self, where: str, exc: BaseException) -> None:
-        """Remember a failed attempt as `where: ErrorType: message` for the final error."""
+        """Remember a failure as `where: ErrorType: message` for the final error."""
         self.failures.append(f"{where}: {describe_error(exc)}")
 
     def lane(self) -> CallRecord:
         """A record for one hedge lane: same deadline and busy set, its own counts."""
-        return CallRecord(self.deadline, busy=self.busy)
+        return CallRecord(self.deadline, self.busy)
 
     def absorb(self, lane: CallRecord) -> None:
         """Add a finished lane's counts to this record."""
@@ -40,3 +52,4 @@ class CallRecord:
         self.fallbacks += lane.fallbacks
         self.instance_outcomes.extend(lane.instance_outcomes)
         self.failures.extend(lane.failures)
+        self.hops.extend(lane.hops)

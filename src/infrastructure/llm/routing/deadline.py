@@ -9,19 +9,19 @@ from infrastructure.llm.errors import DeadlineExceededError
 class Deadline:
     """A point in time on `clock` after which a call must stop trying."""
 
-    __slots__ = ("_clock", "at", "seconds")
+    __slots__ = ("at", "clock", "seconds")
 
     def __init__(self, clock: Clock, seconds: float) -> None:
-        self._clock = clock
+        self.clock = clock
         self.seconds = seconds
         self.at = clock.now() + seconds
 
     def remaining(self) -> float:
-        return self.at - self._clock.now()
+        return self.at - self.clock.now()
 
     def cap(self, timeout: float) -> float:
         """The part of `timeout` that fits before the deadline; raises when nothing is left."""
-        left = self.at - self._clock.now()
+        left = self.at - self.clock.now()
         if left <= 0:
             raise DeadlineExceededError(f"the call's deadline of {self.seconds:g}s has passed")
         return timeout if timeout < left else left

@@ -5,23 +5,26 @@ lanes share the call's deadline and `busy` set, so a hedge goes to an instance t
 lanes are not using. The first lane to succeed wins; the others are cancelled (async) or,
 in sync calls where a blocked HTTP request cannot be interrupted, left to finish in a worker
 thread with their answer dropped. Every lane takes its own limit slot.
+
+`race` and `arace` stay two loops because threads and tasks differ where it matters here: a
+task can be cancelled, a thread cannot. Every decision they make is shared: when the next
+lane is due, which finished lane wins, which error to raise.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from infrastructure.llm.clock import Clock
 from infrastructure.llm.config import HedgingConfig
-from infrastructure.llm.errors import LLMWrapperError
-from infrastructure.llm.resilience.error_classification import ErrorKind, classify
-from infrastructure.llm.routing.attempts import Served
+from infrastructure.llm.resilience.error_classification import is_request_fault
 from infrastructure.llm.routing.call_record import CallRecord
+from infrastructure.llm.routing.engine import Served
 
 T = TypeVar("T")
 
@@ -41,16 +44,15 @@ def _lane_executor() -> ThreadPoolExecutor:
         return _executor
 
 
-def _ends_the_call(exc: BaseException) -> bool:
-    """Errors caused by the request itself: no other lane can do better, so stop at once."""
-    return not isinstance(exc, LLMWrapperError) and classify(exc) is ErrorKind.FATAL
-
-
 class Hedger:
-    """Decides when to hedge (a fixed delay or the observed p95) and races the lanes."""
+    """Decides when to hedge (a fixed delay or the observed p95) and races the lanes.
 
-    def __init__(self, config: HedgingConfig, window: int = 500) -> None:
+    Time comes from `clock`, both to time the lanes and to wait for the next one.
+    """
+
+    def __init__(self, config: HedgingConfig, clock: Clock, window: int = 500) -> None:
         self.config = config
+        self._clock = clock
         self._latencies: deque[float] = deque(maxlen=window)
         self._p95: float | None = None
         self._unsorted = 0
@@ -79,30 +81,28 @@ class Hedger:
         discard: Callable[[Served[T]], Awaitable[None]],
     ) -> Served[T]:
         """Run lanes until one succeeds, cancelling the rest; if all fail, raise lane 1's error."""
+        clock = self._clock
         lanes: dict[asyncio.Future[Served[T]], tuple[CallRecord, float]] = {}
         errors: list[BaseException] = []
-        first: asyncio.Future[Served[T]] | None = None
         winner: asyncio.Future[Served[T]] | None = None
 
         def launch() -> asyncio.Future[Served[T]]:
             lane = record.lane()
             task = asyncio.ensure_future(run_lane(lane))
-            lanes[task] = (lane, time.monotonic())
+            lanes[task] = (lane, clock.now())
             return task
 
         first = launch()
-        started = time.monotonic()
+        started = clock.now()
         pending: set[asyncio.Future[Served[T]]] = {first}
         try:
             while pending:
-                timeout = self._until_next_hedge(started, len(lanes))
-                done, pending = await asyncio.wait(
-                    pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-                )
+                done = await clock.await_first(pending, self._until_next_hedge(started, lanes))
                 if not done:
                     pending.add(launch())
                     record.hedges += 1
                     continue
+                pending -= done
                 winner = self._winner(done, lanes, errors)
                 if winner is not None:
                     return winner.result()
@@ -124,6 +124,7 @@ class Hedger:
         discard: Callable[[Served[T]], None],
     ) -> Served[T]:
         """Sync twin of `arace`: lanes run in worker threads; losers finish there, dropped."""
+        clock = self._clock
         executor = _lane_executor()
         lanes: dict[Future[Served[T]], tuple[CallRecord, float]] = {}
         errors: list[BaseException] = []
@@ -132,20 +133,20 @@ class Hedger:
         def launch() -> Future[Served[T]]:
             lane = record.lane()
             future = executor.submit(run_lane, lane)
-            lanes[future] = (lane, time.monotonic())
+            lanes[future] = (lane, clock.now())
             return future
 
         first = launch()
-        started = time.monotonic()
+        started = clock.now()
         pending: set[Future[Served[T]]] = {first}
         try:
             while pending:
-                timeout = self._until_next_hedge(started, len(lanes))
-                done, pending = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
+                done = clock.wait_first(pending, self._until_next_hedge(started, lanes))
                 if not done:
                     pending.add(launch())
                     record.hedges += 1
                     continue
+                pending -= done
                 winner = self._winner(done, lanes, errors)
                 if winner is not None:
                     return winner.result()
@@ -170,19 +171,20 @@ class Hedger:
         for lane in done:
             exc = lane.exception()
             if exc is None:
-                self.observe(time.monotonic() - lanes[lane][1])
+                self.observe(self._clock.now() - lanes[lane][1])
                 return lane
             errors.append(exc)
-            if _ends_the_call(exc):
+            if is_request_fault(exc):
                 raise exc
         return None
 
-    def _until_next_hedge(self, started: float, launched: int) -> float | None:
+    def _until_next_hedge(self, started: float, lanes: Mapping[Any, Any]) -> float | None:
         """Seconds until the next lane is due, or None when no more lanes may start."""
+        launched = len(lanes)
         if launched > self.config.max_extra_attempts:
             return None
         due = started + launched * self.delay()
-        return max(due - time.monotonic(), 0.0)
+        return max(due - self._clock.now(), 0.0)
 
     @staticmethod
     def _first_error(first: Any, errors: list[BaseException]) -> BaseException:

@@ -10,46 +10,46 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.base import LangSmithParams
 from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.messages.ai import UsageMetadata, add_usage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from pydantic import ConfigDict, PrivateAttr
 
-from infrastructure.llm.errors import StreamInterruptedError
-from infrastructure.llm.fleet.health_probe import DEFAULT_PROBE_TIMEOUT, ProbeResult, aprobe, probe
+from infrastructure.llm.fleet.health_probe import (
+    DEFAULT_PROBE_TIMEOUT,
+    ProbeResult,
+    aprobe,
+    probe,
+)
 from infrastructure.llm.fleet.instance import Instance
-from infrastructure.llm.fleet.target import Target
-from infrastructure.llm.routing.attempts import Served
+from infrastructure.llm.fleet.member import Member
+from infrastructure.llm.resilience.admission import Verdict
 from infrastructure.llm.routing.call_record import CallRecord
-from infrastructure.llm.routing.hedging import Hedger
-from infrastructure.llm.wrappers.stats import WrapperStats
+from infrastructure.llm.routing.engine import Served
+from infrastructure.llm.routing.router import CallRouter
+from infrastructure.llm.wrappers.stream_relay import (
+    AsyncOpened,
+    Opened,
+    StreamRelay,
+    carries_output,
+)
 from infrastructure.llm.wrappers.tool_binding import format_tools
 
 T = TypeVar("T")
-Opened = tuple[list[ChatGenerationChunk], Iterator[ChatGenerationChunk]]
-AsyncOpened = tuple[list[ChatGenerationChunk], AsyncIterator[ChatGenerationChunk]]
 
 
-def _carries_output(chunk: ChatGenerationChunk) -> bool:
-    """Whether a chunk holds output; role-only openers do not, so failover stays possible."""
-    message = chunk.message
-    return bool(chunk.text or getattr(message, "tool_call_chunks", None) or message.content)
-
-
-def _request_kwargs(
-    target: Target, instance: Instance, timeout: float, kwargs: dict[str, Any]
-) -> dict[str, Any]:
+def _request_kwargs(member: Member, timeout: float, kwargs: dict[str, Any]) -> dict[str, Any]:
     """Echelon defaults, overridden by the caller's kwargs, plus the attempt's timeout."""
-    merged = {**target.call_params, **kwargs} if target.call_params else dict(kwargs)
-    if instance.accepts_request_timeout:
+    params = member.echelon.call_params
+    merged = {**params, **kwargs} if params else dict(kwargs)
+    if member.instance.accepts_request_timeout:
         merged["timeout"] = timeout
     return merged
 
@@ -65,40 +65,16 @@ def _health_report(results: list[ProbeResult]) -> dict[str, Any]:
 
 
 class BaseLLMWrapper(BaseChatModel, ABC):
-    """Routing chat model: subclasses say where calls go; this class speaks LangChain."""
+    """Routing chat model: subclasses build the router calls go through; this class speaks
+    LangChain. The router is read once per call (pydantic private attributes are slow)."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     wrapper_type: ClassVar[str] = "base"
 
-    _stats: WrapperStats = PrivateAttr(default_factory=WrapperStats)
-    _hedger: Hedger | None = PrivateAttr(default=None)
+    _router: CallRouter = PrivateAttr()
 
     # -- what subclasses provide -------------------------------------------------------------
-
-    @abstractmethod
-    def _start_call(self) -> CallRecord:
-        """A fresh record for one call, carrying its deadline."""
-
-    @abstractmethod
-    def _route(
-        self,
-        record: CallRecord,
-        op: Callable[[Target, Instance, float], T],
-        *,
-        streaming: bool,
-    ) -> Served[T]:
-        """Run `op` on instances until one succeeds."""
-
-    @abstractmethod
-    async def _aroute(
-        self,
-        record: CallRecord,
-        op: Callable[[Target, Instance, float], Awaitable[T]],
-        *,
-        streaming: bool,
-    ) -> Served[T]:
-        """Async twin of `_route`."""
 
     @property
     @abstractmethod
@@ -141,10 +117,15 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         return self.bind(**format_tools(tools, tool_choice, strict), **kwargs)
 
     def get_stats(self) -> dict[str, Any]:
-        return {"wrapper": self.name, "routes": self.routed_name, **self._stats.snapshot()}
+        stats = self._router.stats.snapshot()
+        return {"wrapper": self.name, "routes": self.routed_name, **stats}
 
     def reset_stats(self) -> None:
-        self._stats.reset()
+        self._router.stats.reset()
+
+    def get_fallback_history(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Recent hops (time, from, to, reason, error type) of this wrapper's calls."""
+        return self._router.history.as_dicts(limit)
 
     def health_check(self, timeout: float = DEFAULT_PROBE_TIMEOUT) -> dict[str, Any]:
         """Probe every reachable instance now; healthy when at least one answers."""
@@ -155,43 +136,21 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         probes = [aprobe(i, timeout) for i in self.routed_instances()]
         return _health_report(list(await asyncio.gather(*probes)))
 
-    # -- routing with failure accounting -------------------------------------------------------
+    # -- hedge losers -------------------------------------------------------------------------
 
-    def _serve(
-        self, record: CallRecord, op: Callable[[Target, Instance, float], T], *, streaming: bool
-    ) -> Served[T]:
-        """Route `op` (hedged when configured); a call no instance answered counts as failed."""
+    def _drop_stream(self, served: Served[Opened]) -> None:
+        """Close a losing hedge lane's stream and free its limit slot."""
         try:
-            if self._hedger is None:
-                return self._route(record, op, streaming=streaming)
-            return self._hedger.race(
-                record,
-                lambda lane: self._route(lane, op, streaming=streaming),
-                _close_opened if streaming else _keep,
-            )
-        except Exception:
-            self._stats.record(record, ok=False, latency=0.0, usage=None)
-            raise
+            served.value[1].close()  # type: ignore[attr-defined]
+        finally:
+            self._router.end_stream(served, Verdict.STREAM_ENDED)
 
-    async def _aserve(
-        self,
-        record: CallRecord,
-        op: Callable[[Target, Instance, float], Awaitable[T]],
-        *,
-        streaming: bool,
-    ) -> Served[T]:
-        """Async twin of `_serve`."""
+    async def _adrop_stream(self, served: Served[AsyncOpened]) -> None:
+        """Async twin of `_drop_stream`."""
         try:
-            if self._hedger is None:
-                return await self._aroute(record, op, streaming=streaming)
-            return await self._hedger.arace(
-                record,
-                lambda lane: self._aroute(lane, op, streaming=streaming),
-                _aclose_opened if streaming else _akeep,
-            )
-        except Exception:
-            self._stats.record(record, ok=False, latency=0.0, usage=None)
-            raise
+            await served.value[1].aclose()  # type: ignore[attr-defined]
+        finally:
+            await self._router.aend_stream(served, Verdict.STREAM_ENDED)
 
     # -- invoke -------------------------------------------------------------------------------
 
@@ -202,14 +161,15 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        def op(target: Target, instance: Instance, timeout: float) -> ChatResult:
-            request = _request_kwargs(target, instance, timeout, kwargs)
-            return instance.chat_model._generate(messages, stop=stop, **request)
+        def attempt(member: Member, timeout: float) -> ChatResult:
+            request = _request_kwargs(member, timeout, kwargs)
+            return member.instance.chat_model._generate(messages, stop=stop, **request)
 
-        record = self._start_call()
+        router = self._router
+        record = router.start()
         started = time.perf_counter()
-        served = self._serve(record, op, streaming=False)
-        return self._finish_result(served, record, started)
+        served = router.serve(record, attempt, False, _keep)
+        return self._finish_result(router, served, record, started)
 
     async def _agenerate(
         self,
@@ -218,23 +178,24 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        async def op(target: Target, instance: Instance, timeout: float) -> ChatResult:
-            request = _request_kwargs(target, instance, timeout, kwargs)
-            return await instance.chat_model._agenerate(messages, stop=stop, **request)
+        async def attempt(member: Member, timeout: float) -> ChatResult:
+            request = _request_kwargs(member, timeout, kwargs)
+            return await member.instance.chat_model._agenerate(messages, stop=stop, **request)
 
-        record = self._start_call()
+        router = self._router
+        record = router.start()
         started = time.perf_counter()
-        served = await self._aserve(record, op, streaming=False)
-        return self._finish_result(served, record, started)
+        served = await router.aserve(record, attempt, False, _akeep)
+        return self._finish_result(router, served, record, started)
 
     def _finish_result(
-        self, served: Served[ChatResult], record: CallRecord, started: float
+        self, router: CallRouter, served: Served[ChatResult], record: CallRecord, started: float
     ) -> ChatResult:
         result = served.value
         message = result.generations[0].message
         message.response_metadata["routing"] = self._routing_metadata(served, record)
         usage = getattr(message, "usage_metadata", None)
-        self._stats.record(record, ok=True, latency=time.perf_counter() - started, usage=usage)
+        router.stats.record(record, ok=True, latency=time.perf_counter() - started, usage=usage)
         return result
 
     # -- stream -------------------------------------------------------------------------------
@@ -246,35 +207,38 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        def op(target: Target, instance: Instance, timeout: float) -> Opened:
-            request = _request_kwargs(target, instance, timeout, kwargs)
-            chunks = instance.chat_model._stream(messages, stop=stop, **request)
+        def attempt(member: Member, timeout: float) -> Opened:
+            request = _request_kwargs(member, timeout, kwargs)
+            chunks = member.instance.chat_model._stream(messages, stop=stop, **request)
             opening: list[ChatGenerationChunk] = []
             try:
                 for chunk in chunks:
                     opening.append(chunk)
-                    if _carries_output(chunk):
+                    if carries_output(chunk):
                         break
             except BaseException:
                 chunks.close()  # type: ignore[attr-defined]
                 raise
             return opening, chunks
 
-        record = self._start_call()
+        router = self._router
+        record = router.start()
         started = time.perf_counter()
-        served = self._serve(record, op, streaming=True)
+        served = router.serve(record, attempt, True, self._drop_stream)
         opening, chunks = served.value
-        relay = _StreamRelay(self, served, record, started)
+        relay = self._relay(router, served, record, started)
         try:
             for chunk in opening:
                 yield relay.pass_on(chunk)
             for chunk in chunks:
                 yield relay.pass_on(chunk)
         except Exception as exc:
-            raise relay.interrupted(exc) from exc
+            raise relay.interrupted(exc, self.routed_name) from exc
         finally:
-            chunks.close()  # type: ignore[attr-defined]
-            relay.close()
+            try:
+                chunks.close()  # type: ignore[attr-defined]
+            finally:
+                router.end_stream(served, relay.close())
 
     async def _astream(
         self,
@@ -283,47 +247,57 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        async def op(target: Target, instance: Instance, timeout: float) -> AsyncOpened:
-            request = _request_kwargs(target, instance, timeout, kwargs)
-            chunks = instance.chat_model._astream(messages, stop=stop, **request)
+        async def attempt(member: Member, timeout: float) -> AsyncOpened:
+            request = _request_kwargs(member, timeout, kwargs)
+            chunks = member.instance.chat_model._astream(messages, stop=stop, **request)
             opening: list[ChatGenerationChunk] = []
             try:
                 async for chunk in chunks:
                     opening.append(chunk)
-                    if _carries_output(chunk):
+                    if carries_output(chunk):
                         break
             except BaseException:
                 await chunks.aclose()  # type: ignore[attr-defined]
                 raise
             return opening, chunks
 
-        record = self._start_call()
+        router = self._router
+        record = router.start()
         started = time.perf_counter()
-        served = await self._aserve(record, op, streaming=True)
+        served = await router.aserve(record, attempt, True, self._adrop_stream)
         opening, chunks = served.value
-        relay = _StreamRelay(self, served, record, started)
+        relay = self._relay(router, served, record, started)
         try:
             for chunk in opening:
                 yield relay.pass_on(chunk)
             async for chunk in chunks:
                 yield relay.pass_on(chunk)
         except Exception as exc:
-            raise relay.interrupted(exc) from exc
+            raise relay.interrupted(exc, self.routed_name) from exc
         finally:
-            await chunks.aclose()  # type: ignore[attr-defined]
-            relay.close()
+            try:
+                await chunks.aclose()  # type: ignore[attr-defined]
+            finally:
+                await router.aend_stream(served, relay.close())
+
+    def _relay(
+        self, router: CallRouter, served: Served[Any], record: CallRecord, started: float
+    ) -> StreamRelay:
+        metadata = self._routing_metadata(served, record)
+        return StreamRelay(served, record, started, metadata, router.stats.record)
 
     # -- metadata -----------------------------------------------------------------------------
 
     def _routing_metadata(self, served: Served[Any], record: CallRecord) -> dict[str, Any]:
         """Names what served the call; goes into `response_metadata["routing"]`."""
+        member = served.member
         return {
             "wrapper": self.name,
-            "group": served.target.group,
-            "echelon": served.target.echelon,
-            "target": served.target.name,
-            "model": served.instance.model_name,
-            "instance": served.instance.id,
+            "group": member.echelon.group,
+            "echelon": member.echelon.number,
+            "target": served.candidates.target_name(member),
+            "model": member.instance.model_name,
+            "instance": member.instance.id,
             "attempts": record.attempts,
             "fallbacks": record.fallbacks,
             "hedged": record.hedges > 0,
@@ -337,65 +311,3 @@ def _keep(served: Served[Any]) -> None:
 
 async def _akeep(served: Served[Any]) -> None:
     """Async twin of `_keep`."""
-
-
-def _close_opened(served: Served[Opened]) -> None:
-    """Close a losing hedge lane's stream and free its limit slot."""
-    try:
-        served.value[1].close()  # type: ignore[attr-defined]
-    finally:
-        served.permit.release()
-
-
-async def _aclose_opened(served: Served[AsyncOpened]) -> None:
-    """Async twin of `_close_opened`."""
-    try:
-        await served.value[1].aclose()  # type: ignore[attr-defined]
-    finally:
-        served.permit.release()
-
-
-class _StreamRelay:
-    """Bookkeeping for one stream after its first chunk: partial text, usage, the held slot."""
-
-    __slots__ = ("failed", "parts", "record", "served", "started", "usage", "wrapper")
-
-    def __init__(
-        self, wrapper: BaseLLMWrapper, served: Served[Any], record: CallRecord, started: float
-    ) -> None:
-        self.wrapper = wrapper
-        self.served = served
-        self.record = record
-        self.started = started
-        self.parts: list[str] = []
-        self.usage: UsageMetadata | None = None
-        self.failed = False
-
-    def pass_on(self, chunk: ChatGenerationChunk) -> ChatGenerationChunk:
-        """Note the chunk's text and usage; the first chunk carries the routing metadata."""
-        if not self.parts:
-            metadata = self.wrapper._routing_metadata(self.served, self.record)
-            chunk.message.response_metadata["routing"] = metadata
-        self.parts.append(chunk.text)
-        usage = getattr(chunk.message, "usage_metadata", None)
-        if usage:
-            self.usage = add_usage(self.usage, usage) if self.usage else usage
-        return chunk
-
-    def interrupted(self, exc: Exception) -> StreamInterruptedError:
-        """The error to raise when the stream breaks after chunks were delivered."""
-        self.failed = True
-        self.served.breaker.on_failure()
-        self.record.note_failure(self.served.instance.id, exc)
-        return StreamInterruptedError(
-            f"{self.wrapper.routed_name}: stream from {self.served.instance.id} broke",
-            "".join(self.parts),
-            exc,
-        )
-
-    def close(self) -> None:
-        self.served.permit.release()
-        latency = time.perf_counter() - self.started
-        self.wrapper._stats.record(
-            self.record, ok=not self.failed, latency=latency, usage=self.usage
-        )

@@ -144,6 +144,11 @@ class LLMWrapperFactory:
             "wrappers": {name: w.get_stats() for name, w in self._wrappers.items()},
         }
 
+    def get_fallback_history(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Recent hops of every task-group wrapper of this factory, oldest first (each
+        wrapper's `get_fallback_history()` shows its own calls only)."""
+        return self.fallback_manager.get_fallback_history(limit)
+
     def health_check_all(self) -> dict[str, dict[str, Any]]:
         """Probe the instances behind every wrapper now."""
         return {name: w.health_check() for name, w in self._wrappers.items()}

@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar
 
 from langchain_core.utils import from_env
 from pydantic import Field, PrivateAttr, model_validator
 from typing_extensions import Self
 
+from infrastructure.llm.config.strategies import PoolFallbackStrategy
 from infrastructure.llm.errors import LLMWrapperError
 from infrastructure.llm.fleet.health_probe import DEFAULT_PROBE_TIMEOUT
 from infrastructure.llm.fleet.instance import Instance
 from infrastructure.llm.fleet.polling_pool_manager import PollingPoolManager
 from infrastructure.llm.fleet.pool import PollingPool
-from infrastructure.llm.fleet.target import Target
 from infrastructure.llm.fleet.task_group_manager import TaskGroupManager
-from infrastructure.llm.routing.attempts import Served
 from infrastructure.llm.routing.call_record import CallRecord
-from infrastructure.llm.routing.deadline import Deadline
+from infrastructure.llm.routing.engine import Served
 from infrastructure.llm.routing.hedging import Hedger
-from infrastructure.llm.routing.pool_attempts import PoolRun, arun_in_pool, run_in_pool
+from infrastructure.llm.routing.plan import FallbackPlan
+from infrastructure.llm.routing.router import CallRouter
 from infrastructure.llm.wrappers.base import BaseLLMWrapper
 from infrastructure.llm.wrappers.task_group import CONFIG_DIR_ENV, DEFAULT_CONFIG_DIR
-
-T = TypeVar("T")
 
 _WRAPPER_SUFFIX = "_wrapper"
 
@@ -43,7 +40,7 @@ class PollingPoolWrapper(BaseLLMWrapper):
     wrapper_type: ClassVar[str] = "polling_pool"
 
     pool: str | None = None
-    strategy: Literal["instance_rotation", "simple_retry"] | None = None
+    strategy: PoolFallbackStrategy | None = None
     max_instance_attempts: int | None = Field(default=None, ge=1)
     deadline: float | None = Field(default=None, gt=0)
     config_dir: str | None = Field(default_factory=from_env(CONFIG_DIR_ENV, default=None))
@@ -51,7 +48,6 @@ class PollingPoolWrapper(BaseLLMWrapper):
     polling_pool_manager: PollingPoolManager | None = Field(default=None, exclude=True, repr=False)
 
     _pool: PollingPool = PrivateAttr()
-    _deadline: float = PrivateAttr()
 
     @model_validator(mode="after")
     def _resolve_pool(self) -> Self:
@@ -75,9 +71,13 @@ class PollingPoolWrapper(BaseLLMWrapper):
         self.strategy = self.strategy or config.fallback_config.strategy
         attempts = self.max_instance_attempts or config.fallback_config.max_instance_attempts
         self.max_instance_attempts = attempts
-        longest = max((m.target.config.timeout for m in self._pool.members), default=30.0)
-        self._deadline = self.deadline or attempts * longest
-        self._hedger = Hedger(config.hedging) if config.hedging else None
+        longest = max((m.echelon.config.timeout for m in self._pool.members), default=30.0)
+        plan = FallbackPlan.for_pool(
+            self._pool, self.strategy, attempts, self.deadline or attempts * longest
+        )
+        manager = self.task_group_manager
+        hedger = Hedger(config.hedging, manager.clock) if config.hedging else None
+        self._router = CallRouter(plan, manager.state, manager.clock, hedger)
         return self
 
     @property
@@ -86,38 +86,10 @@ class PollingPoolWrapper(BaseLLMWrapper):
 
     @property
     def routed_name(self) -> str:
-        return self._pool.name
+        return self.pool  # type: ignore[return-value]  # set by the validator
 
     def routed_instances(self) -> list[Instance]:
         return [m.instance for m in self._pool.members]
-
-    def _start_call(self) -> CallRecord:
-        assert self.task_group_manager is not None
-        return CallRecord(Deadline(self.task_group_manager.clock, self._deadline))
-
-    def _run(self, record: CallRecord) -> PoolRun:
-        assert self.task_group_manager is not None and self.strategy is not None
-        return PoolRun(
-            self._pool,
-            record,
-            self.task_group_manager.clock,
-            strategy=self.strategy,
-            max_attempts=self.max_instance_attempts or 1,
-        )
-
-    def _route(
-        self, record: CallRecord, op: Callable[[Target, Instance, float], T], *, streaming: bool
-    ) -> Served[T]:
-        return run_in_pool(self._run(record), op, streaming=streaming)
-
-    async def _aroute(
-        self,
-        record: CallRecord,
-        op: Callable[[Target, Instance, float], Awaitable[T]],
-        *,
-        streaming: bool,
-    ) -> Served[T]:
-        return await arun_in_pool(self._run(record), op, streaming=streaming)
 
     def start_health_checks(self) -> None:
         """Check this pool's instances in the background every `health_check_interval`."""
@@ -160,4 +132,6 @@ class PollingPoolWrapper(BaseLLMWrapper):
         return stats
 
     def _routing_metadata(self, served: Served[Any], record: CallRecord) -> dict[str, Any]:
-        return {**super()._routing_metadata(served, record), "pool": self._pool.name}
+        metadata = super()._routing_metadata(served, record)
+        metadata["pool"] = served.candidates.name
+        return metadata

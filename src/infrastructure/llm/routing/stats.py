@@ -1,4 +1,4 @@
-"""Per-wrapper call statistics with a bounded latency window."""
+"""Call statistics of one router (one wrapper), with a bounded latency window."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def _percentile(ordered: list[float], fraction: float) -> float | None:
     return ordered[index]
 
 
-class WrapperStats:
+class CallStats:
     """Counts requests, outcomes, retries, hops and tokens; latencies keep the last `window`."""
 
     def __init__(self, window: int = 1000) -> None:

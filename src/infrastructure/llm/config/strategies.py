@@ -1,0 +1,29 @@
+"""The strategy names a config may use, as enums: the routing compares members, not strings."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class FallbackStrategy(str, Enum):
+    """How a task group moves on when a target is spent."""
+
+    ECHELON_DOWN = "echelon_down"
+    TASK_GROUP_SWITCH = "task_group_switch"
+    PROVIDER_FAILOVER = "provider_failover"
+
+
+class PoolFallbackStrategy(str, Enum):
+    """How a polling pool retries a failed call: on another instance, or on the same one."""
+
+    INSTANCE_ROTATION = "instance_rotation"
+    SIMPLE_RETRY = "simple_retry"
+
+
+class RotationStrategy(str, Enum):
+    """Which healthy member of a polling pool a call tries first."""
+
+    ROUND_ROBIN = "round_robin"
+    RANDOM = "random"
+    LEAST_BUSY = "least_busy"
+    WEIGHTED = "weighted"

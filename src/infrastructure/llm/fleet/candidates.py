@@ -1,0 +1,78 @@
+"""A candidate set: the members a call may go to, offered in the order of a rotation.
+
+Task-group targets and polling pools are both candidate sets; the routing engine asks one
+only for an order of members and tells it when a call starts and ends on one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from typing import Any
+
+from infrastructure.llm.fleet.instance import Instance
+from infrastructure.llm.fleet.member import Member
+from infrastructure.llm.fleet.rotation import Rotation
+
+
+class CandidateSet:
+    """Members in rotation order: the member to retry on, the untried ones, then the tried."""
+
+    def __init__(
+        self,
+        name: str,
+        members: Sequence[Member],
+        rotation: Rotation,
+        *,
+        counts_calls: bool,
+        spill_over: bool = False,
+    ) -> None:
+        self.name = name
+        self.members = list(members)
+        self.rotation = rotation
+        self.spill_over = spill_over
+        """Whether a call finding every limit full leaves at once instead of waiting."""
+        self._counts_calls = counts_calls
+
+    def order(
+        self, tried: Collection[Member], prefer: Member | None, untried_only: bool
+    ) -> Iterator[Member]:
+        """Yield candidates lazily, each once: `prefer`, then the rotation's healthy members
+        not in `tried`, then (unless `untried_only`) the tried ones. The first costs O(1).
+
+        When health checks rule every member out, all are offered: trying beats failing.
+        """
+        members = self.members
+        if prefer is not None:
+            yield prefer
+        rotation = self.rotation
+        fresh = rotation.candidates() if rotation.healthy_count else range(len(members))
+        for index in fresh:
+            member = members[index]
+            if member is not prefer and member not in tried:
+                yield member
+        if untried_only:
+            return
+        for member in tried:
+            if member is not prefer:
+                yield member
+
+    def started(self, member: Member) -> None:
+        """A call was admitted to `member`."""
+        if self._counts_calls:
+            self.rotation.started(member.index)
+
+    def finished(self, member: Member) -> None:
+        """A call on `member` gave its admission back."""
+        if self._counts_calls:
+            self.rotation.finished(member.index)
+
+    def target_name(self, member: Member) -> str:
+        """The target to name in routing metadata for a call `member` served."""
+        return member.echelon.name
+
+    @property
+    def instances(self) -> list[Instance]:
+        return [member.instance for member in self.members]
+
+    def breaker_states(self) -> dict[str, dict[str, Any]]:
+        return {m.instance.id: m.breaker.snapshot() for m in self.members}

@@ -1,0 +1,91 @@
+"""The two drivers that carry out the engine's steps: `drive` for sync callers, `adrive` for
+async ones. They hold no decisions; everything they do is one step's I/O or waiting.
+
+A step's result is sent back into the engine; an error it raised is thrown back in at the
+step, so the engine handles failures where it asked for the work. The async driver awaits
+the state only when the state is not `local`, so an in-memory state costs no extra await.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from infrastructure.llm.clock import Clock
+from infrastructure.llm.fleet.member import Member
+from infrastructure.llm.resilience.state import SharedState
+from infrastructure.llm.routing.steps import Admit, Attempt, Settle, Steps
+
+T = TypeVar("T")
+
+AttemptFn = Callable[[Member, float], Any]
+"""Calls one instance: `attempt(member, timeout)` returns the answer or raises."""
+
+AsyncAttemptFn = Callable[[Member, float], Awaitable[Any]]
+
+
+def _no_attempts(member: Member, timeout: float) -> Any:
+    raise RuntimeError("these steps make no attempts")
+
+
+async def _no_async_attempts(member: Member, timeout: float) -> Any:
+    raise RuntimeError("these steps make no attempts")
+
+
+def drive(
+    steps: Steps[T], state: SharedState, clock: Clock, attempt: AttemptFn = _no_attempts
+) -> T:
+    """Run `steps` to the end in this thread and return their result."""
+    send: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = steps.send(send) if error is None else steps.throw(error)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        error = None
+        try:
+            if isinstance(step, Attempt):
+                send = attempt(step.member, step.timeout)
+            elif isinstance(step, Admit):
+                send = state.admit(step.gate, clock.now())
+            elif isinstance(step, Settle):
+                now = clock.now()
+                send = state.settle(step.gate, step.ticket, step.verdict, now, step.cooldown)
+            else:
+                send = None
+                clock.sleep(step.seconds)
+        except BaseException as exc:
+            error = exc
+
+
+async def adrive(
+    steps: Steps[T],
+    state: SharedState,
+    clock: Clock,
+    attempt: AsyncAttemptFn = _no_async_attempts,
+) -> T:
+    """Run `steps` to the end on the running event loop and return their result."""
+    local = state.local
+    send: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = steps.send(send) if error is None else steps.throw(error)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        error = None
+        try:
+            if isinstance(step, Attempt):
+                send = await attempt(step.member, step.timeout)
+            elif isinstance(step, Admit):
+                now = clock.now()
+                send = state.admit(step.gate, now) if local else await state.aadmit(step.gate, now)
+            elif isinstance(step, Settle):
+                args = (step.gate, step.ticket, step.verdict, clock.now(), step.cooldown)
+                send = state.settle(*args) if local else await state.asettle(*args)
+            else:
+                send = None
+                await clock.asleep(step.seconds)
+        except BaseException as exc:
+            error = exc

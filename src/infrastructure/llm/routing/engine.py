@@ -1,0 +1,284 @@
+"""The routing engine: every decision of one call, written once, without I/O.
+
+`route` walks a plan's stages (the fallback walk), `_walk` retries on one stage's candidates
+(the retry loop, for task-group targets and polling pools alike) and `acquire` admits a
+member (the pool walk, waiting for room when limits are full). They are generators, in the
+manner of tenacity's `iter()`: they yield what to do next (`steps.py`) and receive what came
+of it. `drivers.py` carries the steps out, once for sync callers and once for async ones.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from tenacity import RetryCallState, wait_exponential, wait_random
+
+from infrastructure.llm.errors import (
+    CircuitOpenError,
+    DeadlineExceededError,
+    NoCapacityError,
+    error_summary,
+)
+from infrastructure.llm.fleet.candidates import CandidateSet
+from infrastructure.llm.fleet.member import Member
+from infrastructure.llm.resilience.admission import Reason, Refusal, Ticket, Verdict
+from infrastructure.llm.resilience.error_classification import (
+    ErrorKind,
+    classify,
+    is_request_fault,
+    retry_after,
+)
+from infrastructure.llm.resilience.limits import CapacityWait
+from infrastructure.llm.routing.call_record import CallRecord
+from infrastructure.llm.routing.history import FallbackEvent
+from infrastructure.llm.routing.plan import FallbackPlan, Stage
+from infrastructure.llm.routing.steps import Admit, Attempt, Pause, Settle, Steps
+
+T = TypeVar("T")
+
+# Errors of our own that end the work on a stage at once: the plan walk decides what is next.
+_LEAVES_STAGE = (CircuitOpenError, NoCapacityError, DeadlineExceededError)
+
+# Exponential backoff with jitter between retries that reuse an instance: 0.25s, 0.5s, ... 8s.
+_BACKOFF = wait_exponential(multiplier=0.25, max=8) + wait_random(0, 0.25)
+
+_VERDICTS = {
+    ErrorKind.FATAL: Verdict.ANSWERED,  # the instance answered; the request was at fault
+    ErrorKind.RETRYABLE: Verdict.FAILED,
+    ErrorKind.MISCONFIGURED: Verdict.MISCONFIGURED,
+}
+
+# How many refused members an error message names before it only counts the rest.
+_NAMED_REFUSALS = 5
+
+
+@dataclass(slots=True)
+class Served(Generic[T]):
+    """A successful attempt: the value, the member that produced it, from which candidate set,
+    and its ticket (a stream keeps its slot until it ends)."""
+
+    value: T
+    member: Member
+    candidates: CandidateSet
+    ticket: Ticket
+
+
+def route(plan: FallbackPlan, call: CallRecord, streaming: bool) -> Steps[Served[Any]]:
+    """Try the plan's stages in turn until one answers; then return what served the call.
+
+    A request the model rejected ends the call at once; so does the deadline. Otherwise every
+    stage is tried, with `retry_delay` between them, and AllTargetsFailedError lists what
+    failed.
+    """
+    last: Exception | None = None
+    for position, stage in enumerate(plan.stages):
+        if position:
+            pause = _hop(plan, position, last, call)
+            if pause > 0.0:
+                yield Pause(pause)
+        try:
+            return (yield from _walk(stage, call, streaming))
+        except Exception as exc:
+            if is_request_fault(exc):
+                raise
+            if isinstance(exc, _LEAVES_STAGE):
+                call.note_failure(stage.candidates.name, exc)
+            last = exc
+            if isinstance(exc, DeadlineExceededError):
+                break
+    raise plan.exhausted(call, last) from last
+
+
+def end_stream(served: Served[Any], verdict: Verdict) -> Steps[None]:
+    """A stream that answered has ended (STREAM_ENDED) or broke (FAILED): free its slot."""
+    yield Settle(served.member.gate, served.ticket, verdict)
+    served.candidates.finished(served.member)
+
+
+def _hop(plan: FallbackPlan, position: int, last: Exception | None, call: CallRecord) -> float:
+    """Record the hop to stage `position`; return the pause before trying it."""
+    call.fallbacks += 1
+    call.hops.append(
+        FallbackEvent(
+            time=time.time(),
+            from_target=plan.stages[position - 1].candidates.name,
+            to_target=plan.stages[position].candidates.name,
+            reason=error_summary(last) if last else "",
+            error_type=type(last).__name__ if last else "",
+        )
+    )
+    return min(plan.retry_delay, max(call.deadline.remaining(), 0.0))
+
+
+def _walk(stage: Stage, call: CallRecord, streaming: bool) -> Steps[Served[Any]]:
+    """Attempts on one stage until one answers or the stage is spent (the error is raised).
+
+    A failed attempt is retried at once on an untried member that is free, else after
+    exponential backoff with jitter (or the server's Retry-After) on whichever member is.
+    """
+    candidates = stage.candidates
+    tried: set[Member] = set()
+    attempts = 0
+    member, ticket = yield from acquire(candidates, call, tried, None, streaming)
+    while True:
+        try:
+            timeout = call.deadline.cap(member.echelon.timeout(streaming))
+        except DeadlineExceededError:
+            yield Settle(member.gate, ticket, Verdict.ABANDONED)
+            candidates.finished(member)
+            raise
+        attempts += 1
+        call.attempts += 1
+        if attempts > 1:
+            call.retries += 1
+        tried.add(member)
+        instance_id = member.instance.id
+        call.busy.add(instance_id)
+        try:
+            value = yield Attempt(member, timeout)
+        except Exception as exc:
+            call.busy.discard(instance_id)
+            call.instance_outcomes.append((instance_id, False))
+            call.note_failure(instance_id, exc)
+            kind = classify(exc)
+            yield Settle(member.gate, ticket, _VERDICTS[kind], retry_after(exc) or 0.0)
+            candidates.finished(member)
+            if (
+                kind is ErrorKind.FATAL
+                or isinstance(exc, _LEAVES_STAGE)
+                or attempts >= stage.max_attempts
+                or call.deadline.remaining() <= 0.0
+            ):
+                raise
+            found = None
+            if not stage.sticky:
+                found = yield from _scan(candidates, call, tried, None, untried_only=True)
+            if type(found) is not tuple:
+                if not (found and found.waiting):
+                    pause = _backoff(attempts, exc)
+                    if call.deadline.remaining() <= pause:
+                        raise
+                    if pause > 0.0:
+                        yield Pause(pause)
+                prefer = member if stage.sticky else None
+                found = yield from acquire(candidates, call, tried, prefer, streaming)
+            member, ticket = found
+            continue
+        except BaseException:
+            call.busy.discard(instance_id)
+            yield Settle(member.gate, ticket, Verdict.ABANDONED)
+            candidates.finished(member)
+            raise
+        call.busy.discard(instance_id)
+        call.instance_outcomes.append((instance_id, True))
+        if streaming:
+            yield Settle(member.gate, ticket, Verdict.STREAM_OPENED)
+        else:
+            yield Settle(member.gate, ticket, Verdict.ANSWERED)
+            candidates.finished(member)
+        return Served(value, member, candidates, ticket)
+
+
+def acquire(
+    candidates: CandidateSet,
+    call: CallRecord,
+    tried: Collection[Member],
+    prefer: Member | None,
+    streaming: bool,
+) -> Steps[tuple[Member, Ticket]]:
+    """Admit a member for the next attempt.
+
+    When only full limits stand in the way, wait for room within the attempt's timeout (cut
+    by the deadline), or leave at once if the target spills over. Raises CircuitOpenError
+    when no member can take the call, NoCapacityError when no room came in time.
+    """
+    found = yield from _scan(candidates, call, tried, prefer, untried_only=False)
+    wait: CapacityWait | None = None
+    while type(found) is not tuple:
+        waiting = found.waiting
+        if waiting is None:
+            raise CircuitOpenError(found.describe(candidates.name))
+        if candidates.spill_over:
+            raise NoCapacityError(f"{candidates.name}: limits reached, spilling over")
+        now = call.deadline.clock.now()
+        if wait is None:
+            until = now + call.deadline.cap(waiting.echelon.timeout(streaming))
+            wait = CapacityWait(waiting.echelon.limits, now, until)  # type: ignore[arg-type]
+        yield Pause(wait.pause(now, found.token_wait))
+        found = yield from _scan(candidates, call, tried, prefer, untried_only=False)
+    return found
+
+
+def _scan(
+    candidates: CandidateSet,
+    call: CallRecord,
+    tried: Collection[Member],
+    prefer: Member | None,
+    *,
+    untried_only: bool,
+) -> Steps[tuple[Member, Ticket] | _Scan]:
+    """Ask the state to admit candidates in order; the first admitted one is taken.
+
+    Members this call is using in another hedge lane are passed over, and so are members
+    behind limits already found full. Returns what stood in the way when none was admitted.
+    """
+    busy = call.busy
+    scan: _Scan | None = None
+    for member in candidates.order(tried, prefer, untried_only):
+        if busy and member.instance.id in busy:
+            scan = scan or _Scan()
+            scan.note(member, "busy in this call")
+            continue
+        if scan is not None and member.gate.limits in scan.full:
+            continue
+        answer = yield Admit(member.gate)
+        if type(answer) is Ticket:
+            candidates.started(member)
+            return member, answer
+        scan = scan or _Scan()
+        scan.refused(member, answer)
+    return scan or _Scan()
+
+
+class _Scan:
+    """Why a scan admitted nobody: the refusals, and the first member waiting for room."""
+
+    __slots__ = ("full", "named", "others", "token_wait", "waiting")
+
+    def __init__(self) -> None:
+        self.full: set[Any] = set()
+        self.waiting: Member | None = None
+        self.token_wait = 0.0
+        self.named: list[str] = []
+        self.others = 0
+
+    def refused(self, member: Member, refusal: Refusal) -> None:
+        if refusal.reason is Reason.FULL:
+            self.full.add(member.gate.limits)
+            if self.waiting is None:
+                self.waiting = member
+                self.token_wait = refusal.wait
+        self.note(member, refusal.reason.value)
+
+    def note(self, member: Member, why: str) -> None:
+        if len(self.named) < _NAMED_REFUSALS:
+            self.named.append(f"{member.instance.id} {why}")
+        else:
+            self.others += 1
+
+    def describe(self, name: str) -> str:
+        detail = ", ".join(self.named) or "no member is offered"
+        if self.others:
+            detail += f", and {self.others} more"
+        return f"{name}: no instance can take a call now ({detail})"
+
+
+def _backoff(attempts: int, exc: BaseException) -> float:
+    """Exponential backoff with jitter after `attempts` attempts, or the server's Retry-After
+    when that is longer."""
+    state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+    state.attempt_number = attempts
+    return max(_BACKOFF(state), retry_after(exc) or 0.0)

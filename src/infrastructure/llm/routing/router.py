@@ -1,0 +1,121 @@
+"""CallRouter: what a wrapper needs to route its calls, in one plain object.
+
+It starts each call's record, runs the engine under the sync or async driver (as hedged
+lanes when hedging is configured), and keeps what the calls leave behind: statistics and
+fallback history. Wrappers hold one router and reach everything through it, so the hot path
+reads one attribute of the wrapper instead of many.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from infrastructure.llm.clock import Clock
+from infrastructure.llm.fleet.member import Member
+from infrastructure.llm.resilience.admission import Verdict
+from infrastructure.llm.resilience.state import SharedState
+from infrastructure.llm.routing.call_record import CallRecord
+from infrastructure.llm.routing.deadline import Deadline
+from infrastructure.llm.routing.drivers import adrive, drive
+from infrastructure.llm.routing.engine import Served, end_stream, route
+from infrastructure.llm.routing.fallback import EnhancedFallbackManager
+from infrastructure.llm.routing.hedging import Hedger
+from infrastructure.llm.routing.history import FallbackHistory
+from infrastructure.llm.routing.plan import FallbackPlan
+from infrastructure.llm.routing.stats import CallStats
+
+T = TypeVar("T")
+
+
+class CallRouter:
+    """Routes calls along `plan`, with limits, breakers and health in `state`.
+
+    `shared_history`, when given, also receives every hop (a factory's combined view).
+    """
+
+    __slots__ = ("clock", "hedger", "history", "plan", "shared_history", "state", "stats")
+
+    def __init__(
+        self,
+        plan: FallbackPlan,
+        state: SharedState,
+        clock: Clock,
+        hedger: Hedger | None = None,
+        shared_history: EnhancedFallbackManager | None = None,
+    ) -> None:
+        self.plan = plan
+        self.state = state
+        self.clock = clock
+        self.hedger = hedger
+        self.shared_history = shared_history
+        self.history = FallbackHistory()
+        self.stats = CallStats()
+
+    def start(self) -> CallRecord:
+        """A fresh record for one call, its deadline starting now."""
+        return CallRecord(Deadline(self.clock, self.plan.deadline))
+
+    def serve(
+        self,
+        record: CallRecord,
+        attempt: Callable[[Member, float], T],
+        streaming: bool,
+        discard: Callable[[Served[T]], None],
+    ) -> Served[T]:
+        """Route one call; `discard` frees what a losing hedge lane's answer holds.
+
+        A call no instance answered is counted as failed before its error is raised.
+        """
+        plan, state, clock = self.plan, self.state, self.clock
+        try:
+            if self.hedger is None:
+                return drive(route(plan, record, streaming), state, clock, attempt)
+            return self.hedger.race(
+                record,
+                lambda lane: drive(route(plan, lane, streaming), state, clock, attempt),
+                discard,
+            )
+        except Exception:
+            self.stats.record(record, ok=False, latency=0.0, usage=None)
+            raise
+        finally:
+            if record.hops:
+                self._keep_hops(record)
+
+    async def aserve(
+        self,
+        record: CallRecord,
+        attempt: Callable[[Member, float], Awaitable[Any]],
+        streaming: bool,
+        discard: Callable[[Served[Any]], Awaitable[None]],
+    ) -> Served[Any]:
+        """Async twin of `serve`."""
+        plan, state, clock = self.plan, self.state, self.clock
+        try:
+            if self.hedger is None:
+                return await adrive(route(plan, record, streaming), state, clock, attempt)
+            return await self.hedger.arace(
+                record,
+                lambda lane: adrive(route(plan, lane, streaming), state, clock, attempt),
+                discard,
+            )
+        except Exception:
+            self.stats.record(record, ok=False, latency=0.0, usage=None)
+            raise
+        finally:
+            if record.hops:
+                self._keep_hops(record)
+
+    def end_stream(self, served: Served[Any], verdict: Verdict) -> None:
+        """A stream that answered has ended or broke: give its slot back."""
+        drive(end_stream(served, verdict), self.state, self.clock)
+
+    async def aend_stream(self, served: Served[Any], verdict: Verdict) -> None:
+        """Async twin of `end_stream`."""
+        await adrive(end_stream(served, verdict), self.state, self.clock)
+
+    def _keep_hops(self, record: CallRecord) -> None:
+        self.history.extend(record.hops)
+        if self.shared_history is not None:
+            self.shared_history.record(record.hops)
