@@ -54,10 +54,9 @@ from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_config import write_config_dir
-
 from infrastructure.llm import PollingPoolManager, PollingPoolWrapper, TaskGroupManager
 
+from bench_config import write_config_dir
 from sim_process import simulator_process
 
 PROMPT = "Say something short."

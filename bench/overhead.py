@@ -1,9 +1,16 @@
-"""Routing overhead: TaskGroupWrapper vs direct ChatOpenAI on the same simulator, same run.
+"""Routing overhead, against baselines measured in the same run.
 
-Prints sequential p50 latency and 100-concurrent throughput for both, and their ratios.
-Goal: sequential p50 ratio at most 1.05.
+1. HTTP, sequential: TaskGroupWrapper vs direct ChatOpenAI on the same simulator (in a child
+   process), calls interleaved one by one; p50 of each, and their ratio. Goal: at most 1.02.
+2. HTTP, 100 calls in flight: throughput of each (calls/s).
+3. The routing's own cost: TaskGroupWrapper and PollingPoolWrapper over the in-process mock
+   provider against the bare mock model, interleaved; the p50 difference in microseconds is
+   what routing adds to a call. Goal: at most 25 µs for both.
 
-    python bench/overhead.py [--calls 1000] [--concurrent-calls 3000]
+Each measurement is repeated (`--rounds`) and every round is printed, then the median and
+the spread (min to max) across rounds: this machine is noisy.
+
+    python bench/overhead.py [--rounds 3] [--calls 1000] [--concurrent-calls 3000]
 """
 
 from __future__ import annotations
@@ -14,46 +21,67 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-import yaml
 from langchain_core.language_models import BaseChatModel
 from langchain_openai import ChatOpenAI
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from infrastructure.llm import TaskGroupManager, TaskGroupWrapper
+from infrastructure.llm import (
+    PollingPoolManager,
+    PollingPoolWrapper,
+    TaskGroupManager,
+    TaskGroupWrapper,
+)
+from infrastructure.llm.providers.mock import MockChatModel
 
+from bench_config import write_config_dir
 from sim_process import simulator_process
 
 PROMPT = "Say something short."
+HTTP_GOAL = 1.02
+COST_GOAL_US = 25.0
 
 
-def build_wrapper(base_url: str, config_root: Path) -> TaskGroupWrapper:
+def http_wrapper(base_url: str, root: Path) -> TaskGroupWrapper:
     """One group, one echelon, one instance: the simulator."""
-    (config_root / "models").mkdir()
-    (config_root / "groups").mkdir()
     models = {"sim": {"provider": "openai", "model": "sim-model", "base_url": base_url}}
-    group = {"name": "bench", "echelon1": {"models": ["sim"], "timeout": 30}}
-    (config_root / "models" / "registry.yaml").write_text(yaml.safe_dump({"models": models}))
-    (config_root / "groups" / "bench.yaml").write_text(yaml.safe_dump(group))
-    manager = TaskGroupManager.from_config_dir(config_root)
+    groups = {"bench": {"echelon1": {"models": ["sim"], "timeout": 30}}}
+    manager = TaskGroupManager.from_config_dir(write_config_dir(root, models, groups))
     return TaskGroupWrapper(target="bench", task_group_manager=manager)
 
 
-def sequential_latencies(
-    models: dict[str, BaseChatModel], calls: int, warmup: int
-) -> dict[str, list[float]]:
-    """Per-call latencies, the models interleaved call by call so drift hits both alike."""
+def mock_wrappers(root: Path) -> dict[str, BaseChatModel]:
+    """The bare mock model, and a group and a pool whose one instance is that mock."""
+    models = {"m": {"provider": "mock", "model": "echo"}}
+    groups = {"g": {"echelon1": {"models": ["m"]}}}
+    pools = {"p": {"task_groups": ["g"]}}
+    manager = TaskGroupManager.from_config_dir(write_config_dir(root, models, groups, pools))
+    pool_manager = PollingPoolManager(manager)
+    return {
+        "bare mock model": MockChatModel(model="echo"),
+        "TaskGroupWrapper": TaskGroupWrapper(target="g", task_group_manager=manager),
+        "PollingPoolWrapper": PollingPoolWrapper(
+            name="p_wrapper", polling_pool_manager=pool_manager
+        ),
+    }
+
+
+def interleaved_p50(models: dict[str, BaseChatModel], calls: int, warmup: int) -> dict[str, float]:
+    """p50 seconds per model, the models called in turn so drift hits all alike."""
     for model in models.values():
         for _ in range(warmup):
             model.invoke(PROMPT)
     samples: dict[str, list[float]] = {name: [] for name in models}
-    for _ in range(calls):
-        for name, model in models.items():
+    order = list(models.items())
+    for number in range(calls):
+        shift = number % len(order)
+        for name, model in order[shift:] + order[:shift]:
             started = time.perf_counter()
             model.invoke(PROMPT)
             samples[name].append(time.perf_counter() - started)
-    return samples
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 async def throughput(model: BaseChatModel, calls: int, concurrency: int) -> float:
@@ -70,41 +98,87 @@ async def throughput(model: BaseChatModel, calls: int, concurrency: int) -> floa
     return calls / (time.perf_counter() - started)
 
 
-async def all_throughputs(
-    models: dict[str, BaseChatModel], calls: int, concurrency: int
-) -> dict[str, float]:
-    """Throughput of each model, in one event loop (pooled connections belong to a loop)."""
-    return {name: await throughput(model, calls, concurrency) for name, model in models.items()}
+async def throughput_rounds(
+    models: dict[str, BaseChatModel], rounds: int, calls: int, concurrency: int
+) -> list[dict[str, float]]:
+    """Throughput of each model, round after round, in one event loop: ChatOpenAI's pooled
+    async connections belong to the loop that opened them."""
+    results = []
+    for number in range(1, rounds + 1):
+        result = {name: await throughput(m, calls, concurrency) for name, m in models.items()}
+        print(f"  round {number}: " + ", ".join(f"{k} {v:.1f}" for k, v in result.items()))
+        results.append(result)
+    return results
+
+
+def spread(values: list[float], digits: int) -> str:
+    """`median (min-max)` of one figure across rounds."""
+    return (
+        f"{statistics.median(values):.{digits}f} "
+        f"({min(values):.{digits}f}-{max(values):.{digits}f})"
+    )
+
+
+def rounds_of(rounds: int, measure: Callable[[], dict[str, float]]) -> list[dict[str, float]]:
+    results = []
+    for number in range(1, rounds + 1):
+        result = measure()
+        print(f"  round {number}: " + ", ".join(f"{k} {v:.3f}" for k, v in result.items()))
+        results.append(result)
+    return results
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=1000, help="sequential calls per model")
+    parser.add_argument("--rounds", type=int, default=3, help="repetitions of each measurement")
+    parser.add_argument("--calls", type=int, default=1000, help="sequential HTTP calls per model")
+    parser.add_argument("--mock-calls", type=int, default=5000, help="mock calls per model")
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--concurrent-calls", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=100)
     args = parser.parse_args()
 
     with simulator_process("healthy") as (url,), tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
         direct = ChatOpenAI(model="sim-model", base_url=url, api_key="sk-bench", max_retries=0)
-        models: dict[str, BaseChatModel] = {
+        http: dict[str, BaseChatModel] = {
             "direct ChatOpenAI": direct,
-            "TaskGroupWrapper": build_wrapper(url, Path(tmp)),
+            "TaskGroupWrapper": http_wrapper(url, root / "http"),
         }
-        samples = sequential_latencies(models, args.calls, args.warmup)
-        rates = asyncio.run(all_throughputs(models, args.concurrent_calls, args.concurrency))
+        mock = mock_wrappers(root / "mock")
 
-    p50 = {name: statistics.median(values) * 1000 for name, values in samples.items()}
-    print(f"sequential calls: {args.calls} per model; concurrent: {args.concurrent_calls} calls,")
-    print(f"{args.concurrency} in flight; simulator in a child process on loopback\n")
-    print(f"{'':20} {'p50 ms':>8} {'mean ms':>8} {'calls/s @' + str(args.concurrency):>14}")
-    for name, values in samples.items():
-        mean = statistics.fmean(values) * 1000
-        print(f"{name:20} {p50[name]:8.3f} {mean:8.3f} {rates[name]:14.1f}")
-    ratio = p50["TaskGroupWrapper"] / p50["direct ChatOpenAI"]
-    rate_ratio = rates["TaskGroupWrapper"] / rates["direct ChatOpenAI"]
-    print(f"\np50 ratio (wrapper / direct): {ratio:.3f}  (goal <= 1.05)")
-    print(f"throughput ratio (wrapper / direct): {rate_ratio:.3f}  (higher is better)")
+        print(f"1. HTTP, sequential: {args.calls} interleaved calls per model, p50 ms")
+        sequential = rounds_of(
+            args.rounds,
+            lambda: {
+                k: v * 1000 for k, v in interleaved_p50(http, args.calls, args.warmup).items()
+            },
+        )
+        print(f"\n2. HTTP, {args.concurrency} in flight: {args.concurrent_calls} calls, calls/s")
+        rates = asyncio.run(
+            throughput_rounds(http, args.rounds, args.concurrent_calls, args.concurrency)
+        )
+        print(f"\n3. routing cost, mock provider: {args.mock_calls} interleaved calls, p50 µs")
+        costs = rounds_of(
+            args.rounds,
+            lambda: {
+                k: v * 1e6
+                for k, v in interleaved_p50(mock, args.mock_calls, args.warmup * 10).items()
+            },
+        )
+
+    print(f"\nsummary over {args.rounds} rounds: median (min-max)")
+    p50_ratios = [r["TaskGroupWrapper"] / r["direct ChatOpenAI"] for r in sequential]
+    verdict = "met" if statistics.median(p50_ratios) <= HTTP_GOAL else "NOT met"
+    print(f"  HTTP p50 ratio, wrapper / ChatOpenAI: {spread(p50_ratios, 3)}")
+    print(f"    goal <= {HTTP_GOAL}: {verdict}")
+    rate_ratios = [r["TaskGroupWrapper"] / r["direct ChatOpenAI"] for r in rates]
+    print(f"  throughput @{args.concurrency}, wrapper / ChatOpenAI: {spread(rate_ratios, 3)}")
+    for name in ("TaskGroupWrapper", "PollingPoolWrapper"):
+        added = [r[name] - r["bare mock model"] for r in costs]
+        verdict = "met" if statistics.median(added) <= COST_GOAL_US else "NOT met"
+        print(f"  routing cost, {name} - bare mock: {spread(added, 1)} µs")
+        print(f"    goal <= {COST_GOAL_US:g} µs: {verdict}")
     return 0
 
 

@@ -43,10 +43,9 @@ import openai
 from langchain_openai import ChatOpenAI
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_config import write_config_dir
-
 from infrastructure.llm import PollingPoolManager, PollingPoolWrapper, TaskGroupManager
 
+from bench_config import write_config_dir
 from sim_process import simulator_process
 
 PROMPT = "Say something short."

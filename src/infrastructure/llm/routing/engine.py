@@ -167,6 +167,8 @@ def _walk(stage: Stage, call: CallRecord, streaming: bool) -> Steps[Served[Any]]
                 found = yield from acquire(candidates, call, tried, prefer, streaming)
             member, ticket = found
             continue
+        except GeneratorExit:
+            raise  # the steps were abandoned: nothing more can be yielded
         except BaseException:
             call.busy.discard(instance_id)
             yield Settle(member.gate, ticket, Verdict.ABANDONED)
