@@ -14,7 +14,7 @@ edge to a missing node) is reported at build time, all at once, with where it is
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -74,14 +74,15 @@ class WorkflowBuilder:
         return graph.compile(**compile_kwargs)
 
     def _graph(self, workflow: Mapping[str, Any], problems: list[str]) -> StateGraph | None:
-        if not isinstance(workflow, Mapping):
-            problems.append(f"expected a mapping with 'nodes', got {type(workflow).__name__}")
+        if not _check_mapping(
+            workflow,
+            problems,
+            not_a_mapping=f"expected a mapping with 'nodes', got {type(workflow).__name__}",
+            key_prefix="",
+            allowed=_WORKFLOW_KEYS,
+            expected_keys=f"some of {sorted(_WORKFLOW_KEYS)}",
+        ):
             return None
-        problems.extend(
-            f"{key}: unknown key (expected some of {sorted(_WORKFLOW_KEYS)})"
-            for key in workflow
-            if key not in _WORKFLOW_KEYS
-        )
         nodes = workflow.get("nodes")
         if not isinstance(nodes, Mapping) or not nodes:
             problems.append("nodes: expected a mapping of node name to {type, config}")
@@ -106,14 +107,15 @@ class WorkflowBuilder:
 
     def _node(self, name: str, spec: Any, problems: list[str]) -> Runnable[Any, Any] | None:
         where = f"nodes.{name}"
-        if not isinstance(spec, Mapping):
-            problems.append(f"{where}: expected a mapping with 'type' and 'config'")
+        if not _check_mapping(
+            spec,
+            problems,
+            not_a_mapping=f"{where}: expected a mapping with 'type' and 'config'",
+            key_prefix=f"{where}.",
+            allowed=_NODE_KEYS,
+            expected_keys="'type' and 'config'",
+        ):
             return None
-        problems.extend(
-            f"{where}.{key}: unknown key (expected 'type' and 'config')"
-            for key in spec
-            if key not in _NODE_KEYS
-        )
         kind = spec.get("type")
         maker = self.node_types.get(kind) if isinstance(kind, str) else None
         if maker is None:
@@ -207,3 +209,25 @@ def build_workflow(
 ) -> CompiledStateGraph:
     """Shortcut for `WorkflowBuilder(wrapper_factory, llm_client).build(workflow)`."""
     return WorkflowBuilder(wrapper_factory, llm_client).build(workflow, **compile_kwargs)
+
+
+def _check_mapping(
+    value: Any,
+    problems: list[str],
+    *,
+    not_a_mapping: str,
+    key_prefix: str,
+    allowed: Collection[str],
+    expected_keys: str,
+) -> bool:
+    """Note a value that is no mapping, or each key of it that is not `allowed`; True when it
+    is a mapping (unknown keys are problems, but the rest can still be checked)."""
+    if not isinstance(value, Mapping):
+        problems.append(not_a_mapping)
+        return False
+    problems.extend(
+        f"{key_prefix}{key}: unknown key (expected {expected_keys})"
+        for key in value
+        if key not in allowed
+    )
+    return True

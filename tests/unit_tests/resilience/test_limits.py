@@ -18,7 +18,7 @@ from infrastructure.llm.fleet.instance import Instance
 from infrastructure.llm.fleet.member import Echelon, Member
 from infrastructure.llm.fleet.target import Target
 from infrastructure.llm.providers.mock import MockChatModel
-from infrastructure.llm.resilience.admission import FREE_TICKET, Gate, Ticket, Verdict
+from infrastructure.llm.resilience.admission import FREE_TICKET, Gate, Refusal, Ticket, Verdict
 from infrastructure.llm.resilience.circuit_breaker import BreakerPolicy, CircuitBreaker
 from infrastructure.llm.resilience.limits import Limits
 from infrastructure.llm.resilience.state import InMemoryState
@@ -251,12 +251,15 @@ def test_limits_hold_across_limiters_sharing_a_state() -> None:
 
 
 def test_single_limits_and_their_validation() -> None:
-    state = InMemoryState()
-    assert state.try_acquire("c", 1)
-    assert state.in_flight("c") == 1
-    assert not state.try_acquire("c", 1)
-    assert state.take_token("r", 1, now=0.0) == 0.0
-    assert state.take_token("r", 1, now=0.0) == pytest.approx(60.0)
+    clock = FakeClock()
+    slots = limiter(clock, concurrency=1)
+    permit = slots.try_acquire()
+    assert permit is not None and slots.state.in_flight("g.echelon1") == 1
+    assert slots.try_acquire() is None
+    rate = limiter(clock, rpm=1)
+    assert rate.try_acquire() is not None
+    answer = rate.state.admit(rate.member.gate, clock.now())
+    assert isinstance(answer, Refusal) and answer.wait == pytest.approx(60.0)
     with pytest.raises(ValueError, match="concurrency limit"):
         Limits("c", concurrency_limit=0)
     with pytest.raises(ValueError, match="rpm limit"):

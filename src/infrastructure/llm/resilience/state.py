@@ -94,29 +94,12 @@ class SharedState(Protocol):
         """`settle` for async callers of a state that is not `local`."""
         ...
 
-    def try_acquire(self, key: str, limit: int) -> bool:
-        """Take one in-flight slot if fewer than `limit` are taken."""
-        ...
-
     def release(self, key: str) -> None:
         """Give back one in-flight slot (never below zero)."""
         ...
 
     def in_flight(self, key: str) -> int:
         """Slots currently taken."""
-        ...
-
-    def take_token(self, key: str, rate_per_minute: int, now: float) -> float:
-        """Take one token from a bucket holding up to `rate_per_minute` tokens.
-
-        The bucket starts full and refills continuously at `rate_per_minute / 60` tokens a
-        second. Returns 0.0 when a token was taken, else the seconds until one will be
-        there (nothing taken).
-        """
-        ...
-
-    def cooldown_until(self, key: str) -> float:
-        """When the instance `key` may take calls again (0.0: it is not cooling down)."""
         ...
 
     def breaker_record(self, key: str) -> BreakerRecord:
@@ -247,27 +230,12 @@ class InMemoryState:
 
     # -- single records ----------------------------------------------------------------------
 
-    def try_acquire(self, key: str, limit: int) -> bool:
-        with self._lock:
-            taken = self._in_flight.get(key, 0)
-            if taken >= limit:
-                return False
-            self._in_flight[key] = taken + 1
-            return True
-
     def release(self, key: str) -> None:
         with self._lock:
             self._release_slot(key)
 
     def in_flight(self, key: str) -> int:
         return self._in_flight.get(key, 0)
-
-    def take_token(self, key: str, rate_per_minute: int, now: float) -> float:
-        with self._lock:
-            return self._take_token(key, rate_per_minute, now)
-
-    def cooldown_until(self, key: str) -> float:
-        return self._cooldowns.get(key, 0.0)
 
     def breaker_record(self, key: str) -> BreakerRecord:
         return self._breakers.get(key, CLOSED_RECORD)

@@ -9,6 +9,7 @@ reads one attribute of the wrapper instead of many.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from types import TracebackType
 from typing import Any, TypeVar
 
 from infrastructure.llm.clock import Clock
@@ -68,7 +69,7 @@ class CallRouter:
         A call no instance answered is counted as failed before its error is raised.
         """
         plan, state, clock = self.plan, self.state, self.clock
-        try:
+        with _Accounted(self, record):
             if self.hedger is None:
                 return drive(route(plan, record, streaming), state, clock, attempt)
             return self.hedger.race(
@@ -76,12 +77,6 @@ class CallRouter:
                 lambda lane: drive(route(plan, lane, streaming), state, clock, attempt),
                 discard,
             )
-        except Exception:
-            self.stats.record(record, ok=False, latency=0.0, usage=None)
-            raise
-        finally:
-            if record.hops:
-                self._keep_hops(record)
 
     async def aserve(
         self,
@@ -92,7 +87,7 @@ class CallRouter:
     ) -> Served[Any]:
         """Async twin of `serve`."""
         plan, state, clock = self.plan, self.state, self.clock
-        try:
+        with _Accounted(self, record):
             if self.hedger is None:
                 return await adrive(route(plan, record, streaming), state, clock, attempt)
             return await self.hedger.arace(
@@ -100,12 +95,6 @@ class CallRouter:
                 lambda lane: adrive(route(plan, lane, streaming), state, clock, attempt),
                 discard,
             )
-        except Exception:
-            self.stats.record(record, ok=False, latency=0.0, usage=None)
-            raise
-        finally:
-            if record.hops:
-                self._keep_hops(record)
 
     def end_stream(self, served: Served[Any], verdict: Verdict) -> None:
         """A stream that answered has ended or broke: give its slot back."""
@@ -115,7 +104,29 @@ class CallRouter:
         """Async twin of `end_stream`."""
         await adrive(end_stream(served, verdict), self.state, self.clock)
 
-    def _keep_hops(self, record: CallRecord) -> None:
-        self.history.extend(record.hops)
-        if self.shared_history is not None:
-            self.shared_history.record(record.hops)
+
+class _Accounted:
+    """Around one routed call: keep its hops, and count it as failed if it raised."""
+
+    __slots__ = ("record", "router")
+
+    def __init__(self, router: CallRouter, record: CallRecord) -> None:
+        self.router = router
+        self.record = record
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        router, record = self.router, self.record
+        if exc_type is not None and issubclass(exc_type, Exception):
+            router.stats.record(record, ok=False, latency=0.0, usage=None)
+        if record.hops:
+            router.history.extend(record.hops)
+            if router.shared_history is not None:
+                router.shared_history.record(record.hops)
