@@ -36,25 +36,18 @@ class CandidateSet:
     def order(
         self, tried: Collection[Member], prefer: Member | None, untried_only: bool
     ) -> Iterator[Member]:
-        """Yield candidates lazily, each once: `prefer`, then the rotation's healthy members
-        not in `tried`, then (unless `untried_only`) the tried ones. The first costs O(1).
+        """Candidates, lazily and each once: `prefer`, then the rotation's healthy members not
+        in `tried`, then (unless `untried_only`) the tried ones. The first costs O(1).
 
         When health checks rule every member out, all are offered: trying beats failing.
         """
         members = self.members
-        if prefer is not None:
-            yield prefer
         rotation = self.rotation
         fresh = rotation.candidates() if rotation.healthy_count else range(len(members))
-        for index in fresh:
-            member = members[index]
-            if member is not prefer and member not in tried:
-                yield member
-        if untried_only:
-            return
-        for member in tried:
-            if member is not prefer:
-                yield member
+        offered = map(members.__getitem__, fresh)
+        if prefer is None and not tried:
+            return offered  # a call's first pick: C iterators only
+        return _retry_order(offered, tried, prefer, untried_only)
 
     def started(self, member: Member) -> None:
         """A call was admitted to `member`."""
@@ -76,3 +69,22 @@ class CandidateSet:
 
     def breaker_states(self) -> dict[str, dict[str, Any]]:
         return {m.instance.id: m.breaker.snapshot() for m in self.members}
+
+
+def _retry_order(
+    offered: Iterator[Member],
+    tried: Collection[Member],
+    prefer: Member | None,
+    untried_only: bool,
+) -> Iterator[Member]:
+    """`CandidateSet.order` once a call has tried members or wants one again."""
+    if prefer is not None:
+        yield prefer
+    for member in offered:
+        if member is not prefer and member not in tried:
+            yield member
+    if untried_only:
+        return
+    for member in tried:
+        if member is not prefer:
+            yield member

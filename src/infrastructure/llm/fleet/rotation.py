@@ -49,10 +49,11 @@ class Rotation(Protocol):
 
 
 def _around(members: tuple[int, ...], start: int) -> Iterator[int]:
-    """Yield `members` once each, from position `start` around to the one before it."""
-    size = len(members)
-    for step in range(size):
-        yield members[(start + step) % size]
+    """`members` once each, from position `start` around to the one before it.
+
+    Built from C iterators only: taking the first costs no Python frame.
+    """
+    return map(members.__getitem__, itertools.chain(range(start, len(members)), range(start)))
 
 
 class _Rotation:
@@ -125,8 +126,9 @@ class _RoundRobin(_Rotation):
 
     def candidates(self) -> Iterator[int]:
         members = self._members
-        if members:
-            yield from _around(members, next(self._cursor) % len(members))
+        if not members:
+            return iter(())
+        return _around(members, next(self._cursor) % len(members))
 
 
 class _Random(_Rotation):
@@ -138,8 +140,9 @@ class _Random(_Rotation):
 
     def candidates(self) -> Iterator[int]:
         members = self._members
-        if members:
-            yield from _around(members, self._rng.randrange(len(members)))
+        if not members:
+            return iter(())
+        return _around(members, self._rng.randrange(len(members)))
 
 
 def _alias_table(weights: Sequence[float]) -> tuple[tuple[float, ...], tuple[int, ...]]:
@@ -179,9 +182,10 @@ class _Weighted(_Rotation):
 
     def candidates(self) -> Iterator[int]:
         members, prob, alias = self._table
-        if members:
-            slot = self._rng.randrange(len(members))
-            yield from _around(members, slot if self._rng.random() < prob[slot] else alias[slot])
+        if not members:
+            return iter(())
+        slot = self._rng.randrange(len(members))
+        return _around(members, slot if self._rng.random() < prob[slot] else alias[slot])
 
 
 class _LeastBusy(_Rotation):

@@ -122,7 +122,10 @@ def _walk(stage: Stage, call: CallRecord, streaming: bool) -> Steps[Served[Any]]
     candidates = stage.candidates
     tried: set[Member] = set()
     attempts = 0
-    member, ticket = yield from acquire(candidates, call, tried, None, streaming)
+    found = yield from _scan(candidates, call, tried, None, untried_only=False)
+    if type(found) is not tuple:
+        found = yield from _wait_for_room(candidates, call, tried, None, streaming, found)
+    member, ticket = found
     while True:
         try:
             timeout = call.deadline.cap(member.echelon.timeout(streaming))
@@ -198,8 +201,22 @@ def acquire(
     when no member can take the call, NoCapacityError when no room came in time.
     """
     found = yield from _scan(candidates, call, tried, prefer, untried_only=False)
+    if type(found) is tuple:
+        return found
+    return (yield from _wait_for_room(candidates, call, tried, prefer, streaming, found))
+
+
+def _wait_for_room(
+    candidates: CandidateSet,
+    call: CallRecord,
+    tried: Collection[Member],
+    prefer: Member | None,
+    streaming: bool,
+    found: _Scan,
+) -> Steps[tuple[Member, Ticket]]:
+    """Scan again after pauses until a member is admitted (see `acquire`)."""
     wait: CapacityWait | None = None
-    while type(found) is not tuple:
+    while True:
         waiting = found.waiting
         if waiting is None:
             raise CircuitOpenError(found.describe(candidates.name))
@@ -210,8 +227,10 @@ def acquire(
             until = now + call.deadline.cap(waiting.echelon.timeout(streaming))
             wait = CapacityWait(waiting.echelon.limits, now, until)  # type: ignore[arg-type]
         yield Pause(wait.pause(now, found.token_wait))
-        found = yield from _scan(candidates, call, tried, prefer, untried_only=False)
-    return found
+        answer = yield from _scan(candidates, call, tried, prefer, untried_only=False)
+        if type(answer) is tuple:
+            return answer
+        found = answer
 
 
 def _scan(

@@ -11,6 +11,7 @@ import asyncio
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from functools import cached_property
 from typing import Any, ClassVar, TypeVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -20,7 +21,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
-from pydantic import ConfigDict, PrivateAttr
+from pydantic import ConfigDict
 
 from infrastructure.llm.fleet.health_probe import (
     DEFAULT_PROBE_TIMEOUT,
@@ -66,15 +67,26 @@ def _health_report(results: list[ProbeResult]) -> dict[str, Any]:
 
 class BaseLLMWrapper(BaseChatModel, ABC):
     """Routing chat model: subclasses build the router calls go through; this class speaks
-    LangChain. The router is read once per call (pydantic private attributes are slow)."""
+    LangChain."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     wrapper_type: ClassVar[str] = "base"
 
-    _router: CallRouter = PrivateAttr()
+    @cached_property
+    def _router(self) -> CallRouter:
+        """The router every call goes through, built once by `_build_router`.
+
+        A cached property is read like a plain attribute; a pydantic private attribute costs
+        microseconds on every read, and this one is read on every call.
+        """
+        return self._build_router()
 
     # -- what subclasses provide -------------------------------------------------------------
+
+    @abstractmethod
+    def _build_router(self) -> CallRouter:
+        """The plan, state, clock and hedger this wrapper's calls use."""
 
     @property
     @abstractmethod

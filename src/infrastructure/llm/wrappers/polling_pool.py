@@ -71,14 +71,19 @@ class PollingPoolWrapper(BaseLLMWrapper):
         self.strategy = self.strategy or config.fallback_config.strategy
         attempts = self.max_instance_attempts or config.fallback_config.max_instance_attempts
         self.max_instance_attempts = attempts
-        longest = max((m.echelon.config.timeout for m in self._pool.members), default=30.0)
-        plan = FallbackPlan.for_pool(
-            self._pool, self.strategy, attempts, self.deadline or attempts * longest
-        )
-        manager = self.task_group_manager
-        hedger = Hedger(config.hedging, manager.clock) if config.hedging else None
-        self._router = CallRouter(plan, manager.state, manager.clock, hedger)
+        self._router  # noqa: B018  # build it now, so errors show at construction
         return self
+
+    def _build_router(self) -> CallRouter:
+        pool, manager = self._pool, self.task_group_manager
+        assert manager is not None and self.strategy is not None
+        attempts = self.max_instance_attempts or 1
+        longest = max((m.echelon.config.timeout for m in pool.members), default=30.0)
+        plan = FallbackPlan.for_pool(
+            pool, self.strategy, attempts, self.deadline or attempts * longest
+        )
+        hedger = Hedger(pool.config.hedging, manager.clock) if pool.config.hedging else None
+        return CallRouter(plan, manager.state, manager.clock, hedger)
 
     @property
     def _llm_type(self) -> str:

@@ -52,7 +52,13 @@ class TaskGroupWrapper(BaseLLMWrapper):
             self.fallback_manager = EnhancedFallbackManager(manager)
         if self.name is None:
             self.name = f"{self.target}_wrapper"
-        plan = self.fallback_manager.plan(
+        self._router  # noqa: B018  # build the plan now: a bad target fails here, not later
+        return self
+
+    def _build_router(self) -> CallRouter:
+        manager, fallback_manager = self.task_group_manager, self.fallback_manager
+        assert manager is not None and fallback_manager is not None
+        plan = fallback_manager.plan(
             self.target,
             fallback_groups=self.fallback_groups,
             strategy=self.strategy,
@@ -61,14 +67,13 @@ class TaskGroupWrapper(BaseLLMWrapper):
         )
         group, _ = manager.split_target(self.target)
         hedging = manager.group_config(group).fallback_config.hedging
-        self._router = CallRouter(
+        return CallRouter(
             plan,
             manager.state,
             manager.clock,
             Hedger(hedging, manager.clock) if hedging else None,
-            shared_history=self.fallback_manager,
+            shared_history=fallback_manager,
         )
-        return self
 
     @property
     def _llm_type(self) -> str:
