@@ -10,7 +10,7 @@
 Each measurement is repeated (`--rounds`) and every round is printed, then the median and
 the spread (min to max) across rounds: this machine is noisy.
 
-    python bench/overhead.py [--rounds 3] [--calls 1000] [--concurrent-calls 3000]
+    python bench/overhead.py [--rounds 5] [--calls 1000] [--concurrent-calls 3000]
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def rounds_of(rounds: int, measure: Callable[[], dict[str, float]]) -> list[dict
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3, help="repetitions of each measurement")
+    parser.add_argument("--rounds", type=int, default=5, help="repetitions of each measurement")
     parser.add_argument("--calls", type=int, default=1000, help="sequential HTTP calls per model")
     parser.add_argument("--mock-calls", type=int, default=5000, help="mock calls per model")
     parser.add_argument("--warmup", type=int, default=100)
