@@ -1,7 +1,8 @@
 """An OpenAI-compatible simulator on loopback with fault modes, for tests, demos and benchmarks."""
 
+from infrastructure.llm.sim.capture import CapturedRequest
 from infrastructure.llm.sim.faults import FaultMode
 from infrastructure.llm.sim.server import SimServer
 from infrastructure.llm.sim.stats import SimStats
 
-__all__ = ["FaultMode", "SimServer", "SimStats"]
+__all__ = ["CapturedRequest", "FaultMode", "SimServer", "SimStats"]

@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import random
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, Literal
 
+from infrastructure.llm.sim.capture import CapturedRequest, RequestLog
 from infrastructure.llm.sim.connection import Connection
-from infrastructure.llm.sim.faults import FaultMode
+from infrastructure.llm.sim.faults import JUNK_MODES, FaultMode
 from infrastructure.llm.sim.http11 import (
     LAST_CHUNK,
     HttpRequest,
+    reason_phrase,
     render_chunk,
     render_response,
     render_stream_head,
 )
 from infrastructure.llm.sim.payloads import (
+    DONE_EVENT,
     HEALTHY_BODY,
+    HTML_ERROR_PAGE,
     completion_body,
     error_body,
     models_body,
+    no_choices_body,
     stream_events,
+    truncated_completion_body,
 )
 from infrastructure.llm.sim.planning import CompletionPlan, RequestError, plan_completion
 from infrastructure.llm.sim.stats import StatsRecorder
@@ -45,13 +52,21 @@ class SimApp:
     `/<anything>/v1/chat/completions` all work: one server can stand in for many instances.
 
     Health and model-list requests follow the fault too (hang, refuse, latency, error rate)
-    so health checks notice a bad instance; 429s and cut connections only hit completions.
+    so health checks notice a bad instance; every other fault (429s, cut streams, drip, junk
+    200s, status, echo_auth, hang_chat) only hits completions, so the instance looks alive.
     Outcomes are counted before the answer is written, so a client holding its answer
-    already sees the matching counter.
+    already sees the matching counter. Every chat-completion request is captured (path,
+    headers, parsed body) before the fault applies.
+
+    For chat completions the fault's answer comes before the body is checked: in the status,
+    echo_auth and junk modes even an invalid body gets the fault's answer, not a 400.
     """
 
-    def __init__(self, stats: StatsRecorder, model_name: str, reply: str | None) -> None:
+    def __init__(
+        self, stats: StatsRecorder, model_name: str, reply: str | None, captured: RequestLog
+    ) -> None:
         self._stats = stats
+        self._captured = captured
         self._model_name = model_name
         self._reply = reply
         self._sequence = itertools.count(1)
@@ -82,77 +97,131 @@ class SimApp:
             conn.write(_json(request, status, error_body(message, "invalid_request_error")))
             return None
         endpoint = route[0]
-        if endpoint == "chat":
-            self._stats.received()
-        if fault.mode == "hang":
-            return self._hang(conn, endpoint)
-        delay = fault.draw_delay(self._chat_rng if endpoint == "chat" else self._probe_rng)
-        if delay > 0:
-            return self._after(delay, request, conn, endpoint, fault)
-        return self._answer(request, conn, endpoint, fault)
+        if endpoint != "chat":
+            if fault.mode == "hang":
+                return self._hang(conn, chat=False)
+            answer = functools.partial(self._probe, request, conn, endpoint, fault)
+            return self._after(fault.draw_delay(self._probe_rng), conn, answer, chat=False)
+        self._stats.received()
+        try:
+            body, invalid = json.loads(request.body), None
+        except ValueError as error:
+            body, invalid = None, f"invalid JSON body: {error}"
+        self._captured.add(CapturedRequest(request.path, request.headers, body))
+        if fault.mode in ("hang", "hang_chat"):
+            return self._hang(conn, chat=True)
+        answer = functools.partial(self._chat, request, conn, fault, body, invalid)
+        return self._after(fault.draw_delay(self._chat_rng), conn, answer, chat=True)
 
-    async def _hang(self, conn: Connection, endpoint: Endpoint) -> None:
+    async def _hang(self, conn: Connection, *, chat: bool) -> None:
         """Never answer; a completion whose client gives up counts as cancelled."""
         await conn.wait_closed()
-        if endpoint == "chat":
+        if chat:
             self._stats.finished("cancelled")
 
-    async def _after(
-        self,
-        delay: float,
-        request: HttpRequest,
-        conn: Connection,
-        endpoint: Endpoint,
-        fault: FaultMode,
+    def _after(
+        self, delay: float, conn: Connection, answer: Callable[[], Pending], *, chat: bool
+    ) -> Pending:
+        """`answer()` at once, or the coroutine answering after `delay` seconds."""
+        if delay <= 0:
+            return answer()
+        return self._delayed(delay, conn, answer, chat=chat)
+
+    async def _delayed(
+        self, delay: float, conn: Connection, answer: Callable[[], Pending], *, chat: bool
     ) -> None:
         """Answer after `delay` seconds unless the client leaves first."""
         if not await conn.pause(delay):
-            if endpoint == "chat":
+            if chat:
                 self._stats.finished("cancelled")
             return
-        pending = self._answer(request, conn, endpoint, fault)
+        pending = answer()
         if pending is not None:
             await pending
 
-    def _answer(
+    def _probe(
         self, request: HttpRequest, conn: Connection, endpoint: Endpoint, fault: FaultMode
     ) -> Pending:
-        """The answer proper, once any delay has passed."""
-        if endpoint != "chat":
-            if fault.mode == "error_rate" and fault.draw_failure(self._probe_rng):
-                conn.write(_json(request, 500, _server_error()))
-            elif endpoint == "health":
-                conn.write(_json(request, 200, HEALTHY_BODY))
-            else:
-                conn.write(_json(request, 200, models_body([self._model_name], int(time.time()))))
-            return None
+        """Answer a health or model-list probe, once any delay has passed."""
+        if fault.mode == "error_rate" and fault.draw_failure(self._probe_rng):
+            conn.write(_json(request, 500, _server_error()))
+        elif endpoint == "health":
+            conn.write(_json(request, 200, HEALTHY_BODY))
+        else:
+            conn.write(_json(request, 200, models_body([self._model_name], int(time.time()))))
+        return None
+
+    def _chat(
+        self,
+        request: HttpRequest,
+        conn: Connection,
+        fault: FaultMode,
+        body: Any,
+        invalid: str | None,
+    ) -> Pending:
+        """Answer a chat completion, once any delay has passed."""
         if fault.draw_failure(self._chat_rng):
             self._stats.finished("errors_sent")
             conn.write(_failure(request, fault))
             return None
-        number = next(self._sequence)
-        try:
-            plan = plan_completion(
-                json.loads(request.body),
-                served_model=self._model_name,
-                reply=self._reply,
-                call_id=f"call_sim{number}",
-            )
-        except (ValueError, RequestError) as error:
-            message = f"invalid JSON body: {error}" if isinstance(error, ValueError) else str(error)
-            self._stats.finished("bad_requests")
-            conn.write(_json(request, 400, error_body(message, "invalid_request_error")))
+        if fault.mode in ("status", "echo_auth"):
+            self._stats.finished("errors_sent")
+            conn.write(_fault_status(request, fault))
             return None
+        number = next(self._sequence)
         completion_id = f"chatcmpl-sim{number}"
+        if fault.mode in JUNK_MODES:
+            self._stats.finished("junk")
+            conn.write(self._junk(request, fault, body, completion_id))
+            return None
+        try:
+            if invalid is not None:
+                raise RequestError(invalid)
+            plan = plan_completion(
+                body, served_model=self._model_name, reply=self._reply, call_id=f"call_sim{number}"
+            )
+        except (RequestError, ValueError) as error:
+            self._stats.finished("bad_requests")
+            conn.write(_json(request, 400, error_body(str(error), "invalid_request_error")))
+            return None
         if plan.stream:
             return self._stream(request, conn, plan, completion_id, fault)
         if fault.mode == "cut_stream":
             self._stats.finished("cut")
             conn.close()
             return None
+        payload = completion_body(plan, completion_id, int(time.time()))
+        if fault.mode == "drip":
+            response = _json(request, 200, payload)
+            head = response[: len(response) - len(payload)]
+            return self._paced(conn, head, _bytes(payload), fault.drip_delay, cut=False)
         self._stats.finished("completed")
-        conn.write(_json(request, 200, completion_body(plan, completion_id, int(time.time()))))
+        conn.write(_json(request, 200, payload))
         return None
+
+    def _junk(self, request: HttpRequest, fault: FaultMode, body: Any, completion_id: str) -> bytes:
+        """The junk 200 of an html, no_choices, bad_json or empty_stream fault.
+
+        Only empty_stream looks at `stream`: the others send the same body either way, and
+        a non-streamed request in empty_stream mode gets the no_choices answer.
+        """
+        if fault.mode == "html":
+            return render_response(
+                200,
+                HTML_ERROR_PAGE,
+                keep_alive=request.keep_alive,
+                content_type="text/html; charset=utf-8",
+            )
+        fields = body if isinstance(body, dict) else {}
+        model = fields.get("model")
+        model = model if isinstance(model, str) and model else self._model_name
+        created = int(time.time())
+        if fault.mode == "bad_json":
+            return _json(request, 200, truncated_completion_body(completion_id, model, created))
+        if fault.mode == "empty_stream" and fields.get("stream") is True:
+            head = render_stream_head(keep_alive=request.keep_alive)
+            return head + render_chunk(DONE_EVENT) + LAST_CHUNK
+        return _json(request, 200, no_choices_body(completion_id, model, created))
 
     def _stream(
         self,
@@ -162,15 +231,20 @@ class SimApp:
         completion_id: str,
         fault: FaultMode,
     ) -> Pending:
-        """Send the SSE stream at once, or paced by `chunk_delay`; cut_stream stops early."""
+        """Send the SSE stream at once, paced by `chunk_delay` or dripped byte by byte;
+        cut_stream stops early."""
         events = stream_events(plan, completion_id, int(time.time()))
+        head = render_stream_head(keep_alive=request.keep_alive)
+        if fault.mode == "drip":  # each SSE byte its own HTTP chunk; the terminator ends the last
+            drops = [render_chunk(byte) for byte in _bytes(b"".join(events.chunks + events.tail))]
+            drops[-1] += LAST_CHUNK
+            return self._paced(conn, head, drops, fault.drip_delay, cut=False)
         cut = fault.mode == "cut_stream"
         if cut:
             frames = [render_chunk(e) for e in events.chunks[: fault.cut_after]]
         else:
             frames = [render_chunk(e) for e in events.chunks + events.tail]
             frames[-1] += LAST_CHUNK
-        head = render_stream_head(keep_alive=request.keep_alive)
         if fault.chunk_delay == 0:
             self._end_stream(conn, cut, head + b"".join(frames))
             return None
@@ -179,7 +253,8 @@ class SimApp:
     async def _paced(
         self, conn: Connection, head: bytes, frames: list[bytes], delay: float, cut: bool
     ) -> None:
-        """Write frames with a pause after each; a client that leaves cancels the stream."""
+        """Write the head at once, then the frames with a pause after each (a drip's frames
+        are single bytes); a client that leaves cancels the answer."""
         conn.write(head)
         for frame in frames[:-1]:
             conn.write(frame)
@@ -190,7 +265,7 @@ class SimApp:
         self._end_stream(conn, cut, frames[-1] if frames else b"")
 
     def _end_stream(self, conn: Connection, cut: bool, data: bytes) -> None:
-        """Count the stream, then write its last bytes; a cut one then drops the connection."""
+        """Count the answer, then write its last bytes; a cut one then drops the connection."""
         self._stats.finished("cut" if cut else "completed")
         conn.write(data)
         if cut:
@@ -204,6 +279,11 @@ def _route(path: str) -> tuple[Endpoint, str] | None:
         if path.endswith(suffix):
             return endpoint, method
     return None
+
+
+def _bytes(data: bytes) -> list[bytes]:
+    """`data` as single-byte frames, for a drip."""
+    return [data[i : i + 1] for i in range(len(data))]
 
 
 def _json(request: HttpRequest, status: int, body: bytes) -> bytes:
@@ -223,3 +303,18 @@ def _failure(request: HttpRequest, fault: FaultMode) -> bytes:
         retry = [("Retry-After", f"{fault.retry_after:g}")]
         return render_response(429, body, keep_alive=request.keep_alive, headers=retry)
     return _json(request, 500, _server_error())
+
+
+def _fault_status(request: HttpRequest, fault: FaultMode) -> bytes:
+    """The status fault's configured error, or echo_auth's 401 quoting the credential."""
+    if fault.mode == "echo_auth":
+        credential = request.headers.get("authorization")
+        if credential is None:
+            message = "Unauthorized: no Authorization header"
+        else:
+            message = f"Unauthorized: invalid credentials in Authorization header: {credential}"
+        return _json(request, 401, error_body(message, "invalid_request_error"))
+    status = fault.status_code
+    message = fault.status_message or reason_phrase(status)
+    kind = "server_error" if status >= 500 else "invalid_request_error"
+    return _json(request, status, error_body(message, kind))

@@ -7,7 +7,7 @@ import signal
 import threading
 from dataclasses import replace
 
-from infrastructure.llm.sim.faults import FaultMode
+from infrastructure.llm.sim.faults import FAULT_SYNTAX, FaultMode
 from infrastructure.llm.sim.server import DEFAULT_MODEL, SimServer
 
 
@@ -53,13 +53,13 @@ def _parser() -> argparse.ArgumentParser:
         "--mode",
         type=_fault,
         default=FaultMode(),
-        help="fault: healthy, slow:0.2, slow:0.1-0.5, error_rate:0.3, rate_limit:2, hang, "
-        "cut_stream:3, refuse",
+        help=f"fault: {FAULT_SYNTAX}",
     )
     modes.add_argument(
         "--instances",
         type=_faults,
-        help='comma-separated faults, one instance each, e.g. "healthy,error_rate:0.3,hang"',
+        help='comma-separated faults, one instance each, e.g. "healthy,error_rate:0.3,hang" '
+        "(a status message cannot contain a comma here)",
     )
     return parser
 

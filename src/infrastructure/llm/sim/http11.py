@@ -70,7 +70,7 @@ def render_response(
 ) -> bytes:
     """A complete response framed by Content-Length."""
     head = [
-        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
+        f"HTTP/1.1 {status} {reason_phrase(status)}",
         f"Content-Type: {content_type}",
         f"Content-Length: {len(body)}",
         *(f"{name}: {value}" for name, value in headers),
@@ -78,6 +78,15 @@ def render_response(
     if not keep_alive:
         head.append("Connection: close")
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+def reason_phrase(status: int) -> str:
+    """The standard phrase for `status`, or a generic one for codes outside the registry
+    (e.g. 499, 520, 529), which `status:<code>` faults may use."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Server Error" if status >= 500 else "Client Error"
 
 
 def render_stream_head(*, keep_alive: bool) -> bytes:

@@ -9,7 +9,13 @@ from typing import Any
 from infrastructure.llm.sim.planning import CompletionPlan, split_pieces
 
 HEALTHY_BODY = b'{"status":"ok"}'
-_DONE_EVENT = b"data: [DONE]\n\n"
+DONE_EVENT = b"data: [DONE]\n\n"
+HTML_ERROR_PAGE = (
+    b"<!DOCTYPE html>\n<html>\n<head><title>502 Bad Gateway</title></head>\n<body>\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\n"
+    b"<p>The upstream server did not answer. Please try again later.</p>\n"
+    b"<hr><center>nginx</center>\n</body>\n</html>\n"
+)
 _ARGUMENT_PIECE = 16
 
 
@@ -35,6 +41,19 @@ def models_body(names: list[str], created: int) -> bytes:
     """`GET /v1/models`: the served models in OpenAI's list format."""
     data = [{"id": n, "object": "model", "created": created, "owned_by": "sim"} for n in names]
     return dump({"object": "list", "data": data})
+
+
+def no_choices_body(completion_id: str, model: str, created: int) -> bytes:
+    """Valid JSON that looks like a completion but has no `choices` (the no_choices fault)."""
+    return dump(
+        {"id": completion_id, "object": "chat.completion", "created": created, "model": model}
+    )
+
+
+def truncated_completion_body(completion_id: str, model: str, created: int) -> bytes:
+    """A completion cut off mid-string: not valid JSON (the bad_json fault)."""
+    opening = no_choices_body(completion_id, model, created)[:-1]
+    return opening + b',"choices":[{"index":0,"message":{"role":"assistant","content":"Simul'
 
 
 def completion_body(plan: CompletionPlan, completion_id: str, created: int) -> bytes:
@@ -94,7 +113,7 @@ def stream_events(plan: CompletionPlan, completion_id: str, created: int) -> Str
     tail = [delta_event({}, plan.finish_reason)]
     if plan.include_usage:
         tail.append(event([], usage=_usage(plan)))
-    tail.append(_DONE_EVENT)
+    tail.append(DONE_EVENT)
     return StreamEvents([delta_event(d) for d in deltas], tail)
 
 

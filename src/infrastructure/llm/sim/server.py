@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from infrastructure.llm.sim.app import SimApp
+from infrastructure.llm.sim.capture import DEFAULT_CAPTURE_LIMIT, CapturedRequest, RequestLog
 from infrastructure.llm.sim.connection import Connection
 from infrastructure.llm.sim.faults import FaultMode
 from infrastructure.llm.sim.stats import SimStats, StatsRecorder
@@ -24,7 +25,8 @@ class SimServer:
 
     It serves from a daemon thread running its own event loop (uvloop when installed), so
     sync and async clients in the calling thread both work. Use as a context manager or
-    call `start()`/`stop()`.
+    call `start()`/`stop()`. The last `capture_limit` chat-completion requests are kept in
+    `requests` (0 keeps none).
     """
 
     def __init__(
@@ -34,12 +36,14 @@ class SimServer:
         port: int = 0,
         model_name: str | None = None,
         reply: str | None = None,
+        capture_limit: int = DEFAULT_CAPTURE_LIMIT,
     ) -> None:
         self._fault = fault or FaultMode()
         self._host = host
         self._port = port
         self._stats = StatsRecorder()
-        self._app = SimApp(self._stats, model_name or DEFAULT_MODEL, reply)
+        self._captured = RequestLog(capture_limit)
+        self._app = SimApp(self._stats, model_name or DEFAULT_MODEL, reply, self._captured)
         self._connections: set[Connection] = set()
         self._control = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -82,9 +86,16 @@ class SimServer:
         """A snapshot of the chat-completion counters."""
         return self._stats.snapshot()
 
+    @property
+    def requests(self) -> list[CapturedRequest]:
+        """The most recent chat-completion requests (path, headers, parsed body), oldest
+        first; at most `capture_limit` of them since the last `reset_stats()`."""
+        return self._captured.snapshot()
+
     def reset_stats(self) -> None:
-        """Zero the counters."""
+        """Zero the counters and forget the captured requests."""
         self._stats.reset()
+        self._captured.clear()
 
     def wait_for(self, condition: Callable[[SimStats], bool], timeout: float = 5.0) -> SimStats:
         """Block until `condition(stats)` holds; TimeoutError after `timeout` seconds."""

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
-Outcome = Literal["completed", "errors_sent", "cancelled", "cut", "bad_requests"]
+Outcome = Literal["completed", "junk", "errors_sent", "cancelled", "cut", "bad_requests"]
 
 
 @dataclass(frozen=True)
@@ -16,14 +16,17 @@ class SimStats:
     """A snapshot of chat-completion counters.
 
     `requests` counts requests received; each one ends in at most one outcome: `completed`
-    (full answer written), `errors_sent` (500 or 429), `cancelled` (the client went away
-    before the answer was finished), `cut` (the cut_stream fault dropped the connection) or
-    `bad_requests` (4xx for invalid input). `peak_in_flight` is the most requests that were
-    in flight at once since the last reset.
+    (a valid completion fully written, dripped ones included), `junk` (a 200 that is no
+    usable completion: the html, no_choices, bad_json and empty_stream faults), `errors_sent`
+    (an error status the fault chose: 500, 429, the status fault's code, echo_auth's 401),
+    `cancelled` (the client went away before the answer was finished), `cut` (the
+    cut_stream fault dropped the connection) or `bad_requests` (4xx for invalid input).
+    `peak_in_flight` is the most requests that were in flight at once since the last reset.
     """
 
     requests: int = 0
     completed: int = 0
+    junk: int = 0
     errors_sent: int = 0
     cancelled: int = 0
     cut: int = 0
@@ -33,7 +36,14 @@ class SimStats:
     @property
     def in_flight(self) -> int:
         """Requests received that have no outcome yet (e.g. hung or still streaming)."""
-        finished = self.completed + self.errors_sent + self.cancelled + self.cut + self.bad_requests
+        finished = (
+            self.completed
+            + self.junk
+            + self.errors_sent
+            + self.cancelled
+            + self.cut
+            + self.bad_requests
+        )
         return self.requests - finished
 
 
