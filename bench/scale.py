@@ -44,6 +44,7 @@ from langchain_openai import ChatOpenAI
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from infrastructure.llm import PollingPoolManager, PollingPoolWrapper, TaskGroupManager
+from infrastructure.llm.providers.chat_models import SameModel
 
 from bench_config import write_config_dir
 from sim_process import simulator_process
@@ -100,13 +101,15 @@ def keep_connections_warm(wrapper: PollingPoolWrapper) -> None:
             max_connections=1000, max_keepalive_connections=100, keepalive_expiry=WARM_KEEPALIVE
         )
         client = openai.DefaultHttpxClient(limits=limits)
-        instance.chat_model = ChatOpenAI(
-            model=instance.model,
-            base_url=instance.base_url,
-            api_key="sk-bench",
-            max_retries=0,
-            stream_usage=True,
-            http_client=client,
+        instance.models = SameModel(
+            ChatOpenAI(
+                model=instance.model,
+                base_url=instance.base_url,
+                api_key="sk-bench",
+                max_retries=0,
+                stream_usage=True,
+                http_client=client,
+            )
         )
 
 

@@ -46,6 +46,23 @@ class DeadlineExceededError(LLMWrapperError):
     """The per-call deadline passed before any target answered."""
 
 
+class AttemptTimeoutError(LLMWrapperError, TimeoutError):
+    """An attempt took longer than it may (its timeout, or for a stream the call's deadline),
+    however slowly the server kept sending; the instance was too slow."""
+
+
+class InvalidResponseError(LLMWrapperError):
+    """An instance answered 2xx with something that is not a chat completion (an HTML page,
+    JSON without choices, a broken body, a stream without a chunk): the instance's fault."""
+
+
+class EmptyStreamError(InvalidResponseError):
+    """A stream ended without a single chunk."""
+
+    def __init__(self, instance: str) -> None:
+        super().__init__(f"{instance}: the stream ended without a single chunk")
+
+
 class AllTargetsFailedError(LLMWrapperError):
     """Every target the fallback chain allowed was tried and none answered."""
 

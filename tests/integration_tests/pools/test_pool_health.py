@@ -14,7 +14,7 @@ from infrastructure.llm.clock import Clock, FakeClock, MonotonicClock
 from infrastructure.llm.config.schema import PollingPoolConfig
 from infrastructure.llm.fleet.instance import Instance
 from infrastructure.llm.fleet.pool_health import PoolHealth
-from infrastructure.llm.providers.chat_models import build_chat_model
+from infrastructure.llm.providers.chat_models import build_chat_models
 from infrastructure.llm.resilience.state import HealthRecord, InMemoryState
 from infrastructure.llm.sim import FaultMode
 
@@ -24,7 +24,7 @@ SECRET = "sk-test-very-secret-key"
 
 
 def openai_instance(url: str, name: str = "sim", api_key: str = "sk-test") -> Instance:
-    chat_model = build_chat_model(
+    models = build_chat_models(
         provider="openai", model="sim-model", base_url=url, api_key=SecretStr(api_key), params={}
     )
     return Instance(
@@ -33,12 +33,12 @@ def openai_instance(url: str, name: str = "sim", api_key: str = "sk-test") -> In
         provider="openai",
         model="sim-model",
         base_url=url,
-        chat_model=chat_model,
+        models=models,
     )
 
 
 def mock_instance(name: str) -> Instance:
-    chat_model = build_chat_model(
+    models = build_chat_models(
         provider="mock", model="mock", base_url=None, api_key=None, params={}
     )
     return Instance(
@@ -47,7 +47,7 @@ def mock_instance(name: str) -> Instance:
         provider="mock",
         model="mock",
         base_url=None,
-        chat_model=chat_model,
+        models=models,
     )
 
 

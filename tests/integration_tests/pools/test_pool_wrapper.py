@@ -120,14 +120,17 @@ def test_simple_retry_recovers_on_the_same_instance(start_sim: StartSim, manager
     assert flaky.stats.errors_sent >= 1
 
 
-def test_a_bad_request_is_not_retried(start_sim: StartSim, manager_for: Any) -> None:
-    sims = [start_sim("healthy") for _ in range(2)]
+def test_a_bad_request_is_confirmed_once_elsewhere_then_raised(
+    start_sim: StartSim, manager_for: Any
+) -> None:
+    sims = [start_sim("healthy") for _ in range(3)]
     wrapper = pool_wrapper(manager_for(*pool_config(*(s.base_url for s in sims))))
     bad_choice = {"type": "function", "function": {"name": "missing"}}
     tools = [{"type": "function", "function": {"name": "weather", "parameters": {}}}]
     with pytest.raises(openai.BadRequestError, match="'missing', which is not in 'tools'"):
         wrapper.invoke("hi", tools=tools, tool_choice=bad_choice)
-    assert sum(s.stats.bad_requests for s in sims) == 1
+    # A 400 may be a gateway's own fault: one other instance was asked, and it refused too.
+    assert sum(s.stats.bad_requests for s in sims) == 2
 
 
 def test_health_check_reports_healthy_and_total(

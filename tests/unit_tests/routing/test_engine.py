@@ -60,7 +60,7 @@ def test_a_call_that_answers_is_admit_attempt_settle(tmp_path: Path, clock: Fake
     assert isinstance(admit, Admit)
     attempt = steps.send(FREE_TICKET)
     assert isinstance(attempt, Attempt)
-    assert (attempt.member.instance.id, attempt.timeout) == ("a#0", 7)
+    assert (attempt.member.instance.id, attempt.limit.timeout) == ("a#0", 7)
     settle = steps.send("the answer")
     assert isinstance(settle, Settle) and settle.verdict is Verdict.ANSWERED
     with pytest.raises(StopIteration) as done:

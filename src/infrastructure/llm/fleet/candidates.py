@@ -33,11 +33,9 @@ class CandidateSet:
         """Whether a call finding every limit full leaves at once instead of waiting."""
         self._counts_calls = counts_calls
 
-    def order(
-        self, tried: Collection[Member], prefer: Member | None, untried_only: bool
-    ) -> Iterator[Member]:
+    def order(self, tried: Collection[Member], prefer: Member | None) -> Iterator[Member]:
         """Candidates, lazily and each once: `prefer`, then the rotation's healthy members not
-        in `tried`, then (unless `untried_only`) the tried ones. The first costs O(1).
+        in `tried`, then the tried ones. The first costs O(1).
 
         When health checks rule every member out, all are offered: trying beats failing.
         """
@@ -47,7 +45,7 @@ class CandidateSet:
         offered = map(members.__getitem__, fresh)
         if prefer is None and not tried:
             return offered  # a call's first pick: C iterators only
-        return _retry_order(offered, tried, prefer, untried_only)
+        return _retry_order(offered, tried, prefer)
 
     def started(self, member: Member) -> None:
         """A call was admitted to `member`."""
@@ -72,10 +70,7 @@ class CandidateSet:
 
 
 def _retry_order(
-    offered: Iterator[Member],
-    tried: Collection[Member],
-    prefer: Member | None,
-    untried_only: bool,
+    offered: Iterator[Member], tried: Collection[Member], prefer: Member | None
 ) -> Iterator[Member]:
     """`CandidateSet.order` once a call has tried members or wants one again."""
     if prefer is not None:
@@ -83,8 +78,6 @@ def _retry_order(
     for member in offered:
         if member is not prefer and member not in tried:
             yield member
-    if untried_only:
-        return
     for member in tried:
         if member is not prefer:
             yield member

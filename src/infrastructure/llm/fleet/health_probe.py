@@ -24,8 +24,8 @@ def is_probed(instance: Instance) -> bool:
     return instance.provider == "openai"
 
 
-def _client(instance: Instance, attribute: str, timeout: float) -> Any:
-    return getattr(instance.chat_model, attribute).with_options(timeout=timeout, max_retries=0)
+def _client(model: Any, attribute: str, timeout: float) -> Any:
+    return getattr(model, attribute).with_options(timeout=timeout, max_retries=0)
 
 
 def _get(client: Any, path: str) -> Any:
@@ -44,7 +44,7 @@ def probe_path(
     if not is_probed(instance):
         return ProbeResult(instance.id, True)
     try:
-        _get(_client(instance, "root_client", timeout), path)
+        _get(_client(instance.chat_model, "root_client", timeout), path)
     except Exception as exc:
         return ProbeResult(instance.id, False, describe_error(exc))
     return ProbeResult(instance.id, True)
@@ -57,7 +57,8 @@ async def aprobe_path(
     if not is_probed(instance):
         return ProbeResult(instance.id, True)
     try:
-        await _get(_client(instance, "root_async_client", timeout), path)
+        model = instance.models.for_running_loop()
+        await _get(_client(model, "root_async_client", timeout), path)
     except Exception as exc:
         return ProbeResult(instance.id, False, describe_error(exc))
     return ProbeResult(instance.id, True)

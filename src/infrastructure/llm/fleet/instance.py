@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from langchain_core.language_models import BaseChatModel
 
+from infrastructure.llm.providers.chat_models import ChatModels
+
 
 @dataclass(eq=False)
 class Instance:
@@ -16,8 +18,13 @@ class Instance:
     provider: str
     model: str
     base_url: str | None
-    chat_model: BaseChatModel = field(repr=False)
+    models: ChatModels = field(repr=False)
     weight: float = 1.0
+
+    @property
+    def chat_model(self) -> BaseChatModel:
+        """The chat model for sync calls; async calls use `models.for_running_loop()`."""
+        return self.models.sync()
 
     @property
     def accepts_request_timeout(self) -> bool:

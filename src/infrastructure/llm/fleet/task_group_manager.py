@@ -12,7 +12,7 @@ from infrastructure.llm.errors import LLMWrapperError
 from infrastructure.llm.fleet.instance import Instance
 from infrastructure.llm.fleet.member import Echelon, Member
 from infrastructure.llm.fleet.target import Target
-from infrastructure.llm.providers.chat_models import build_chat_model
+from infrastructure.llm.providers.chat_models import build_chat_models
 from infrastructure.llm.resilience.admission import Gate
 from infrastructure.llm.resilience.circuit_breaker import BreakerPolicy, CircuitBreaker
 from infrastructure.llm.resilience.limits import Limits
@@ -110,7 +110,7 @@ class TaskGroupManager:
                     provider=model.provider,
                     model=model.model,
                     base_url=endpoint.base_url,
-                    chat_model=build_chat_model(
+                    models=build_chat_models(
                         provider=model.provider,
                         model=model.model,
                         base_url=endpoint.base_url,

@@ -2,8 +2,9 @@
 
 Policy:
   * RETRYABLE: the instance or the network failed; try again (another instance, later).
-    Timeouts, refused/reset connections, cut streams, 5xx, 408, 409, 429, and our own
-    NoCapacityError / CircuitOpenError (move to the next target).
+    Timeouts, refused/reset connections, cut streams, 5xx, 408, 409, 429, our own
+    NoCapacityError / CircuitOpenError (move to the next target), AttemptTimeoutError (an
+    attempt outlived its limit) and InvalidResponseError (a 200 that is no completion).
   * MISCONFIGURED: this instance cannot serve anyone (401, 403, 404 incl. model not found,
     a malformed endpoint URL): skip it and go on.
   * FATAL: stop and raise to the caller; neither retries nor fallbacks can help. The request
@@ -34,7 +35,15 @@ from langchain_core.exceptions import (
     ModelPermissionDeniedError,
 )
 
-from infrastructure.llm.errors import CircuitOpenError, LLMWrapperError, NoCapacityError
+from infrastructure.llm.errors import (
+    AttemptTimeoutError,
+    CircuitOpenError,
+    InvalidResponseError,
+    LLMWrapperError,
+    NoCapacityError,
+    describe_error,
+)
+from infrastructure.llm.resilience.time_limits import AttemptLimit
 
 MAX_RETRY_AFTER = 60.0
 """Longest `Retry-After` honoured, in seconds; a server asking for more gets this much."""
@@ -69,7 +78,7 @@ def http_error_types(*names: str) -> tuple[type[BaseException], ...]:
 
 
 # Checked in order; the first match decides.
-_OWN_RETRYABLE = (NoCapacityError, CircuitOpenError)
+_OWN_RETRYABLE = (NoCapacityError, CircuitOpenError, AttemptTimeoutError, InvalidResponseError)
 _MODEL_MISCONFIGURED = (ModelAuthenticationError, ModelPermissionDeniedError, ModelNotFoundError)
 _MODEL_FATAL = (ModelInvalidRequestError, ContextOverflowError)
 # A bad base_url or header value: the instance's configuration, not the request, is wrong.
@@ -107,6 +116,40 @@ def classify(exc: BaseException) -> ErrorKind:
     if isinstance(exc, _NETWORK_RETRYABLE):
         return ErrorKind.RETRYABLE
     return ErrorKind.FATAL
+
+
+def attempt_error(exc: Exception, limit: AttemptLimit, instance: str) -> Exception:
+    """What an attempt's error says, given what its limit saw: a request the limit cut is the
+    instance's slowness, whatever the client raised; an error raised after the server
+    answered 2xx, not about the network, means the answer was unusable. Else `exc` itself.
+
+    The new error keeps `exc` as its cause.
+    """
+    if limit.cut:
+        error: Exception = AttemptTimeoutError(
+            f"{instance}: no complete answer within {limit.timeout:.3g}s "
+            f"(the server was still sending: {describe_error(exc)})"
+        )
+    elif (
+        limit.answered
+        and status_code(exc) is None
+        and not isinstance(exc, (LLMWrapperError, *_NETWORK_RETRYABLE))
+    ):
+        error = InvalidResponseError(
+            f"{instance}: answered 2xx with something that is not a chat completion "
+            f"({describe_error(exc)})"
+        )
+    else:
+        return exc
+    error.__cause__ = exc
+    return error
+
+
+def is_rejection(exc: BaseException) -> bool:
+    """Whether the instance refused the request as bad (400, 422). Gateways answer so for
+    faults of their own too (a LiteLLM proxy without its database answers `400 No connected
+    db.`), so a refusal is confirmed on another instance before it ends a call."""
+    return status_code(exc) in (400, 422)
 
 
 def is_request_fault(exc: BaseException) -> bool:

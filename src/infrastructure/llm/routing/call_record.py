@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from infrastructure.llm.errors import describe_error
 from infrastructure.llm.routing.deadline import Deadline
 from infrastructure.llm.routing.history import FallbackEvent
+
+if TYPE_CHECKING:
+    from infrastructure.llm.fleet.member import Member
 
 
 class CallRecord:
@@ -23,6 +28,8 @@ class CallRecord:
         "hedges",
         "hops",
         "instance_outcomes",
+        "rejection",
+        "rejection_confirmed",
         "retries",
     )
 
@@ -36,6 +43,15 @@ class CallRecord:
         self.failures: list[str] = []
         self.hops: list[FallbackEvent] = []
         self.busy: set[str] = set() if busy is None else busy
+        self.rejection: tuple[Member, Exception] | None = None
+        """The first refusal of the request (400, 422), until another instance confirms or
+        answers it."""
+        self.rejection_confirmed = False
+
+    def awaits_confirmation(self, exc: BaseException) -> bool:
+        """Whether `exc` is a refusal still to be confirmed elsewhere."""
+        rejection = self.rejection
+        return rejection is not None and exc is rejection[1] and not self.rejection_confirmed
 
     def note_failure(self, where: str, exc: BaseException) -> None:
         """Remember a failure as `where: ErrorType: message` for the final error."""

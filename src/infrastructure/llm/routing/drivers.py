@@ -4,16 +4,24 @@ async ones. They hold no decisions; everything they do is one step's I/O or wait
 A step's result is sent back into the engine; an error it raised is thrown back in at the
 step, so the engine handles failures where it asked for the work. The async driver awaits
 the state only when the state is not `local`, so an in-memory state costs no extra await.
+
+An attempt runs with its `AttemptLimit` current (`CURRENT_ATTEMPT`), so the package's HTTP
+transports can hold it to the limit and note what the server answered. The async driver
+also cancels an attempt at its limit; a sync one cannot be interrupted from here, so the
+sync transport does that part.
 """
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from infrastructure.llm.clock import Clock
 from infrastructure.llm.fleet.member import Member
 from infrastructure.llm.resilience.state import SharedState
+from infrastructure.llm.resilience.time_limits import CURRENT_ATTEMPT, AttemptLimit
 from infrastructure.llm.routing.steps import Admit, Attempt, Settle, Steps
 
 T = TypeVar("T")
@@ -46,7 +54,13 @@ def drive(
         error = None
         try:
             if isinstance(step, Attempt):
-                send = attempt(step.member, step.timeout)
+                limit = step.limit
+                limit.start()
+                current = CURRENT_ATTEMPT.set(limit)
+                try:
+                    send = attempt(step.member, limit.timeout)
+                finally:
+                    CURRENT_ATTEMPT.reset(current)
             elif isinstance(step, Admit):
                 send = state.admit(step.gate, clock.now())
             elif isinstance(step, Settle):
@@ -77,7 +91,13 @@ async def adrive(
         error = None
         try:
             if isinstance(step, Attempt):
-                send = await attempt(step.member, step.timeout)
+                limit = step.limit
+                limit.start()
+                current = CURRENT_ATTEMPT.set(limit)
+                try:
+                    send = await within(limit, attempt(step.member, limit.timeout))
+                finally:
+                    CURRENT_ATTEMPT.reset(current)
             elif isinstance(step, Admit):
                 now = clock.now()
                 send = state.admit(step.gate, now) if local else await state.aadmit(step.gate, now)
@@ -89,3 +109,22 @@ async def adrive(
                 await clock.asleep(step.seconds)
         except BaseException as exc:
             error = exc
+
+
+async def within(limit: AttemptLimit, work: Awaitable[T]) -> T:
+    """Await `work`, cancelling it when `limit` runs out (then `limit.cut` is set and
+    TimeoutError raised)."""
+    if sys.version_info >= (3, 11):
+        deadline = asyncio.timeout(limit.remaining())
+        try:
+            async with deadline:
+                return await work
+        except TimeoutError:
+            if deadline.expired():
+                limit.cut = True
+            raise
+    try:  # Python 3.10: no asyncio.timeout
+        return await asyncio.wait_for(work, limit.remaining())
+    except asyncio.TimeoutError:
+        limit.cut = True
+        raise

@@ -10,7 +10,7 @@ of it. `drivers.py` carries the steps out, once for sync callers and once for as
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -24,14 +24,17 @@ from infrastructure.llm.errors import (
 )
 from infrastructure.llm.fleet.candidates import CandidateSet
 from infrastructure.llm.fleet.member import Member
-from infrastructure.llm.resilience.admission import Reason, Refusal, Ticket, Verdict
+from infrastructure.llm.resilience.admission import FREE_TICKET, Reason, Refusal, Ticket, Verdict
 from infrastructure.llm.resilience.error_classification import (
     ErrorKind,
+    attempt_error,
     classify,
+    is_rejection,
     is_request_fault,
     retry_after,
 )
 from infrastructure.llm.resilience.limits import CapacityWait
+from infrastructure.llm.resilience.time_limits import AttemptLimit
 from infrastructure.llm.routing.call_record import CallRecord
 from infrastructure.llm.routing.history import FallbackEvent
 from infrastructure.llm.routing.plan import FallbackPlan, Stage
@@ -58,12 +61,14 @@ _NAMED_REFUSALS = 5
 @dataclass(slots=True)
 class Served(Generic[T]):
     """A successful attempt: the value, the member that produced it, from which candidate set,
-    and its ticket (a stream keeps its slot until it ends)."""
+    its ticket (a stream keeps its slot until it ends) and its time limit (a stream's rest
+    has until the call's deadline)."""
 
     value: T
     member: Member
     candidates: CandidateSet
     ticket: Ticket
+    limit: AttemptLimit
 
 
 def route(plan: FallbackPlan, call: CallRecord, streaming: bool) -> Steps[Served[Any]]:
@@ -82,13 +87,17 @@ def route(plan: FallbackPlan, call: CallRecord, streaming: bool) -> Steps[Served
         try:
             return (yield from _walk(stage, call, streaming))
         except Exception as exc:
-            if is_request_fault(exc):
+            if is_request_fault(exc) and not call.awaits_confirmation(exc):
                 raise
             if isinstance(exc, _LEAVES_STAGE):
                 call.note_failure(stage.candidates.name, exc)
             last = exc
             if isinstance(exc, DeadlineExceededError):
                 break
+    if call.rejection is not None:  # nowhere else answered: the first refusal stands
+        refused, first = call.rejection
+        yield Settle(refused.gate, FREE_TICKET, Verdict.ANSWERED)
+        raise first
     raise plan.exhausted(call, last) from last
 
 
@@ -122,13 +131,16 @@ def _walk(stage: Stage, call: CallRecord, streaming: bool) -> Steps[Served[Any]]
     candidates = stage.candidates
     tried: set[Member] = set()
     attempts = 0
-    found = yield from _scan(candidates, call, tried, None, untried_only=False)
+    # The call's own walk through the rotation: retries go on where the first pick left it,
+    # so the rotation moves one step per call, whatever its retries.
+    offered = candidates.order(tried, None)
+    found = yield from _scan(candidates, call, offered)
     if type(found) is not tuple:
         found = yield from _wait_for_room(candidates, call, tried, None, streaming, found)
     member, ticket = found
     while True:
         try:
-            timeout = call.deadline.cap(member.echelon.timeout(streaming))
+            limit = AttemptLimit(call.deadline.cap(member.echelon.timeout(streaming)))
         except DeadlineExceededError:
             yield Settle(member.gate, ticket, Verdict.ABANDONED)
             candidates.finished(member)
@@ -141,33 +153,47 @@ def _walk(stage: Stage, call: CallRecord, streaming: bool) -> Steps[Served[Any]]
         instance_id = member.instance.id
         call.busy.add(instance_id)
         try:
-            value = yield Attempt(member, timeout)
-        except Exception as exc:
+            value = yield Attempt(member, limit)
+        except Exception as raised:
+            exc = attempt_error(raised, limit, instance_id)
             call.busy.discard(instance_id)
             call.instance_outcomes.append((instance_id, False))
             call.note_failure(instance_id, exc)
             kind = classify(exc)
-            yield Settle(member.gate, ticket, _VERDICTS[kind], retry_after(exc) or 0.0)
+            confirm = kind is ErrorKind.FATAL and is_rejection(exc)
+            first_refusal = confirm and call.rejection is None
+            # A first refusal gets no verdict yet: another instance will say whose fault it is.
+            verdict = Verdict.ABANDONED if first_refusal else _VERDICTS[kind]
+            yield Settle(member.gate, ticket, verdict, retry_after(exc) or 0.0)
             candidates.finished(member)
-            if (
-                kind is ErrorKind.FATAL
-                or isinstance(exc, _LEAVES_STAGE)
-                or attempts >= stage.max_attempts
-                or call.deadline.remaining() <= 0.0
-            ):
-                raise
+            if confirm and not first_refusal:  # refused here too: it is the request
+                refused, first = call.rejection  # type: ignore[misc]
+                call.rejection_confirmed = True
+                yield Settle(refused.gate, FREE_TICKET, Verdict.ANSWERED)
+                raise first from first.__cause__
+            if first_refusal:
+                call.rejection = (member, exc)
             found = None
-            if not stage.sticky:
-                found = yield from _scan(candidates, call, tried, None, untried_only=True)
-            if type(found) is not tuple:
-                if not (found and found.waiting):
-                    pause = _backoff(attempts, exc)
-                    if call.deadline.remaining() <= pause:
-                        raise
-                    if pause > 0.0:
-                        yield Pause(pause)
-                prefer = member if stage.sticky else None
-                found = yield from acquire(candidates, call, tried, prefer, streaming)
+            if (
+                (kind is not ErrorKind.FATAL or confirm)
+                and not isinstance(exc, _LEAVES_STAGE)
+                and attempts < stage.max_attempts
+                and call.deadline.remaining() > 0.0
+            ):
+                if confirm or not stage.sticky:
+                    found = yield from _scan(candidates, call, offered)
+                if type(found) is not tuple and not confirm:  # a refusal is confirmed at once
+                    waiting = found is not None and found.waiting is not None
+                    pause = 0.0 if waiting else _backoff(attempts, exc)
+                    if call.deadline.remaining() > pause:
+                        if pause > 0.0:
+                            yield Pause(pause)
+                        prefer = member if stage.sticky else None
+                        found = yield from acquire(candidates, call, tried, prefer, streaming)
+            if type(found) is not tuple:  # this stage is spent (a refusal: confirm at the next)
+                if exc is raised:
+                    raise
+                raise exc from raised
             member, ticket = found
             continue
         except GeneratorExit:
@@ -181,10 +207,15 @@ def _walk(stage: Stage, call: CallRecord, streaming: bool) -> Steps[Served[Any]]
         call.instance_outcomes.append((instance_id, True))
         if streaming:
             yield Settle(member.gate, ticket, Verdict.STREAM_OPENED)
+            limit.extend(max(call.deadline.remaining(), 0.0))  # the rest: until the deadline
         else:
             yield Settle(member.gate, ticket, Verdict.ANSWERED)
             candidates.finished(member)
-        return Served(value, member, candidates, ticket)
+        if call.rejection is not None:  # another instance answered what one refused
+            refused, _ = call.rejection
+            call.rejection = None
+            yield Settle(refused.gate, FREE_TICKET, Verdict.FAILED)
+        return Served(value, member, candidates, ticket, limit)
 
 
 def acquire(
@@ -200,7 +231,7 @@ def acquire(
     by the deadline), or leave at once if the target spills over. Raises CircuitOpenError
     when no member can take the call, NoCapacityError when no room came in time.
     """
-    found = yield from _scan(candidates, call, tried, prefer, untried_only=False)
+    found = yield from _scan(candidates, call, candidates.order(tried, prefer))
     if type(found) is tuple:
         return found
     return (yield from _wait_for_room(candidates, call, tried, prefer, streaming, found))
@@ -227,28 +258,23 @@ def _wait_for_room(
             until = now + call.deadline.cap(waiting.echelon.timeout(streaming))
             wait = CapacityWait(waiting.echelon.limits, now, until)  # type: ignore[arg-type]
         yield Pause(wait.pause(now, found.token_wait))
-        answer = yield from _scan(candidates, call, tried, prefer, untried_only=False)
+        answer = yield from _scan(candidates, call, candidates.order(tried, prefer))
         if type(answer) is tuple:
             return answer
         found = answer
 
 
 def _scan(
-    candidates: CandidateSet,
-    call: CallRecord,
-    tried: Collection[Member],
-    prefer: Member | None,
-    *,
-    untried_only: bool,
+    candidates: CandidateSet, call: CallRecord, offered: Iterator[Member]
 ) -> Steps[tuple[Member, Ticket] | _Scan]:
-    """Ask the state to admit candidates in order; the first admitted one is taken.
+    """Ask the state to admit the `offered` members in turn; the first admitted one is taken.
 
     Members this call is using in another hedge lane are passed over, and so are members
     behind limits already found full. Returns what stood in the way when none was admitted.
     """
     busy = call.busy
     scan: _Scan | None = None
-    for member in candidates.order(tried, prefer, untried_only):
+    for member in offered:
         if busy and member.instance.id in busy:
             scan = scan or _Scan()
             scan.note(member, "busy in this call")

@@ -11,21 +11,22 @@ from typing import Any, TypeVar
 
 from infrastructure.llm.fleet.member import Member
 from infrastructure.llm.resilience.admission import Gate, Ticket, Verdict
+from infrastructure.llm.resilience.time_limits import AttemptLimit
 
 T = TypeVar("T")
 
 
 class Attempt:
-    """Call the instance of `member`, giving up after `timeout` seconds.
+    """Call the instance of `member`, held to `limit` (started by the driver).
 
     Sends back the answer; an error the call raised is thrown back in at the step.
     """
 
-    __slots__ = ("member", "timeout")
+    __slots__ = ("limit", "member")
 
-    def __init__(self, member: Member, timeout: float) -> None:
+    def __init__(self, member: Member, limit: AttemptLimit) -> None:
         self.member = member
-        self.timeout = timeout
+        self.limit = limit
 
 
 class Admit:

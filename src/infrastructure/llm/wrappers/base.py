@@ -23,6 +23,7 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from pydantic import ConfigDict
 
+from infrastructure.llm.errors import EmptyStreamError
 from infrastructure.llm.fleet.health_probe import (
     DEFAULT_PROBE_TIMEOUT,
     ProbeResult,
@@ -33,6 +34,7 @@ from infrastructure.llm.fleet.instance import Instance
 from infrastructure.llm.fleet.member import Member
 from infrastructure.llm.resilience.admission import Verdict
 from infrastructure.llm.routing.call_record import CallRecord
+from infrastructure.llm.routing.drivers import within
 from infrastructure.llm.routing.engine import Served
 from infrastructure.llm.routing.router import CallRouter
 from infrastructure.llm.wrappers.stream_relay import (
@@ -192,7 +194,8 @@ class BaseLLMWrapper(BaseChatModel, ABC):
     ) -> ChatResult:
         async def attempt(member: Member, timeout: float) -> ChatResult:
             request = _request_kwargs(member, timeout, kwargs)
-            return await member.instance.chat_model._agenerate(messages, stop=stop, **request)
+            model = member.instance.models.for_running_loop()
+            return await model._agenerate(messages, stop=stop, **request)
 
         router = self._router
         record = router.start()
@@ -228,6 +231,9 @@ class BaseLLMWrapper(BaseChatModel, ABC):
                     opening.append(chunk)
                     if carries_output(chunk):
                         break
+                else:
+                    if not opening:
+                        raise EmptyStreamError(member.instance.id)
             except BaseException:
                 chunks.close()  # type: ignore[attr-defined]
                 raise
@@ -261,13 +267,17 @@ class BaseLLMWrapper(BaseChatModel, ABC):
     ) -> AsyncIterator[ChatGenerationChunk]:
         async def attempt(member: Member, timeout: float) -> AsyncOpened:
             request = _request_kwargs(member, timeout, kwargs)
-            chunks = member.instance.chat_model._astream(messages, stop=stop, **request)
+            model = member.instance.models.for_running_loop()
+            chunks = model._astream(messages, stop=stop, **request)
             opening: list[ChatGenerationChunk] = []
             try:
                 async for chunk in chunks:
                     opening.append(chunk)
                     if carries_output(chunk):
                         break
+                else:
+                    if not opening:
+                        raise EmptyStreamError(member.instance.id)
             except BaseException:
                 await chunks.aclose()  # type: ignore[attr-defined]
                 raise
@@ -282,7 +292,11 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         try:
             for chunk in opening:
                 yield relay.pass_on(chunk)
-            async for chunk in chunks:
+            while True:  # each read is held to the call's deadline; our yields are not
+                try:
+                    chunk = await within(served.limit, anext(chunks))
+                except StopAsyncIteration:
+                    break
                 yield relay.pass_on(chunk)
         except Exception as exc:
             raise relay.interrupted(exc, self.routed_name) from exc

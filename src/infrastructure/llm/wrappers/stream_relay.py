@@ -12,6 +12,7 @@ from langchain_core.outputs import ChatGenerationChunk
 
 from infrastructure.llm.errors import StreamInterruptedError
 from infrastructure.llm.resilience.admission import Verdict
+from infrastructure.llm.resilience.error_classification import attempt_error
 from infrastructure.llm.routing.call_record import CallRecord
 from infrastructure.llm.routing.engine import Served
 
@@ -64,12 +65,14 @@ class StreamRelay:
         return chunk
 
     def interrupted(self, exc: Exception, routed_name: str) -> StreamInterruptedError:
-        """The error to raise when the stream breaks after chunks were delivered."""
+        """The error to raise when the stream breaks after chunks were delivered; its cause
+        says what broke it (a cut at the call's deadline reads as a timeout)."""
         self.failed = True
         instance = self.served.member.instance.id
-        self.record.note_failure(instance, exc)
+        cause = attempt_error(exc, self.served.limit, instance)
+        self.record.note_failure(instance, cause)
         return StreamInterruptedError(
-            f"{routed_name}: stream from {instance} broke", "".join(self.parts), exc
+            f"{routed_name}: stream from {instance} broke", "".join(self.parts), cause
         )
 
     def close(self) -> Verdict:
