@@ -3,6 +3,10 @@
 `${VAR:-default}` uses the default when VAR is unset or empty (as in the shell); `${VAR}` with
 VAR unset is an issue. `$${VAR}` stands for the literal text `${VAR}`. Values taken from the
 environment are not expanded again.
+
+The walk is bounded: it stops with an issue past `MAX_NODES` values or `MAX_DEPTH` levels, so
+data whose lists and mappings are shared many times over (as YAML aliases make them) or refer to
+themselves cannot make it run for long or recurse without end.
 """
 
 from __future__ import annotations
@@ -12,6 +16,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from infrastructure.llm.config.field_path import Loc, format_path
+from infrastructure.llm.config.limits import (
+    MAX_DEPTH,
+    MAX_NODES,
+    too_deep_message,
+    too_many_nodes_message,
+)
 from infrastructure.llm.errors import ConfigIssue
 
 _PLACEHOLDER = re.compile(
@@ -19,11 +29,23 @@ _PLACEHOLDER = re.compile(
 )
 
 
+class _TooLarge(Exception):
+    """The data is over a limit; the message says which."""
+
+
 def expand_env(data: Any, env: Mapping[str, str], file: str) -> tuple[Any, list[ConfigIssue]]:
-    """Return `data` with placeholders replaced, and an issue per unset variable without default."""
+    """Return `data` with placeholders replaced, and an issue per unset variable without default;
+    `(None, [issue])` if the data, walked as a tree, is over `MAX_NODES` or `MAX_DEPTH`."""
     issues: list[ConfigIssue] = []
+    visited = 0
 
     def expand(value: Any, loc: Loc) -> Any:
+        nonlocal visited
+        visited += 1
+        if visited > MAX_NODES:
+            raise _TooLarge(too_many_nodes_message())
+        if len(loc) > MAX_DEPTH:
+            raise _TooLarge(too_deep_message())
         if isinstance(value, str):
             text, unset = _expand_text(value, env)
             issues.extend(_unset(file, loc, name) for name in unset)
@@ -34,7 +56,10 @@ def expand_env(data: Any, env: Mapping[str, str], file: str) -> tuple[Any, list[
             return [expand(item, (*loc, index)) for index, item in enumerate(value)]
         return value
 
-    return expand(data, ()), issues
+    try:
+        return expand(data, ()), issues
+    except _TooLarge as limit:
+        return None, [ConfigIssue(file, "", str(limit))]
 
 
 def _expand_text(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:

@@ -8,6 +8,7 @@ them. Such a directory still loads with the same routing: every group and pool w
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +59,9 @@ class LegacyGlobalFallback(StrictModel):
 
 
 def legacy_fallback_files(root: Path) -> list[Path]:
-    """The legacy global fallback files present directly in `root`."""
-    return [root / name for name in LEGACY_FALLBACK_NAMES if (root / name).is_file()]
+    """The legacy global fallback files present directly in `root`: any entry of that name,
+    so that one which is not a regular file is reported when read, not silently ignored."""
+    return [root / name for name in LEGACY_FALLBACK_NAMES if os.path.lexists(root / name)]
 
 
 def parse_legacy_fallback(

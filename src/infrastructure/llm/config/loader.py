@@ -34,7 +34,7 @@ from infrastructure.llm.config.schema import (
     PollingPoolConfig,
     TaskGroupConfig,
 )
-from infrastructure.llm.config.yaml_reader import read_yaml_mapping
+from infrastructure.llm.config.yaml_reader import read_yaml_mapping, special_file_kind
 from infrastructure.llm.errors import ConfigError, ConfigIssue
 
 MODELS_DIR = "models"
@@ -163,6 +163,9 @@ def _load_legacy(
     """The legacy global fallback (None if absent or invalid) and the issues found in it."""
     if not files:
         return None, []
+    special = [file for file in files if special_file_kind(file) is not None]
+    if special:
+        return None, [issue for file in special for issue in read_yaml_mapping(file)[1]]
     if len(files) > 1:
         names = " and ".join(str(file) for file in files)
         return None, [
@@ -225,10 +228,16 @@ def _blame_legacy(
 
 
 def yaml_files(directory: Path) -> list[Path]:
-    """The YAML files directly inside `directory`, sorted by name; none if it does not exist."""
+    """The entries named `*.yaml` or `*.yml` directly inside `directory`, sorted by name; none
+    if it does not exist.
+
+    Entries that are not regular files (a directory, a dangling symlink, a FIFO...) are
+    listed too: reading one is an issue naming it, rather than a group or model silently
+    missing.
+    """
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.iterdir() if p.suffix in _YAML_SUFFIXES and p.is_file())
+    return sorted(p for p in directory.iterdir() if p.suffix in _YAML_SUFFIXES)
 
 
 def _read(path: Path, env: Mapping[str, str]) -> tuple[dict[str, Any] | None, list[ConfigIssue]]:

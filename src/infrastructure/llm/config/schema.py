@@ -7,6 +7,7 @@ pools) are checked by the loader, which knows which file said what.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -14,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -75,24 +77,59 @@ def _check_health_path(value: str) -> str:
     return value
 
 
+def _not_a_bool(expected: str) -> BeforeValidator:
+    """Refuse booleans where a number is expected.
+
+    YAML reads `yes`, `no`, `on`, `off`, `true` and `false` as booleans, and pydantic would
+    take them as 1 and 0: `max_retries: yes` would mean one retry.
+    """
+
+    def check(value: Any) -> Any:
+        if isinstance(value, bool):
+            raise PydanticCustomError(
+                "bool_for_number",
+                "expected {expected}, got {got} (YAML reads yes/no, on/off and true/false "
+                "as booleans)",
+                {"expected": expected, "got": str(value).lower()},
+            )
+        return value
+
+    return BeforeValidator(check)
+
+
 def _one_delay_error(value: Any, handler: ValidatorFunctionWrapHandler) -> float | str:
     """Report a bad hedging delay once, instead of once per member of its union."""
     try:
         return handler(value)
     except ValidationError:
         # Not a "config" error: the issue then gets ", got <value>" appended like pydantic's own.
+        finite = "finite " if _non_finite(value) else ""
         raise PydanticCustomError(
-            "hedge_delay", "expected a number of seconds > 0 or 'p95'"
+            "hedge_delay", f"expected a {finite}number of seconds > 0 or 'p95'"
         ) from None
 
 
+def _non_finite(value: Any) -> bool:
+    """Whether a value reads as inf or nan (`.inf`, `1e400`, "nan")."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return False
+    try:
+        return not math.isfinite(float(value))
+    except (ValueError, OverflowError):
+        return False
+
+
+# Every whole-number and number field of the config: booleans are refused, and (by
+# StrictModel's allow_inf_nan=False) so are inf and nan, e.g. `timeout: .inf` or `1e400`.
+Integer = Annotated[int, _not_a_bool("an integer")]
+Number = Annotated[float, _not_a_bool("a number")]
 NonEmptyStr = Annotated[str, Field(min_length=1)]
 HttpUrlText = Annotated[str, AfterValidator(_check_url)]
 GroupName = Annotated[str, AfterValidator(_check_group_name)]
 TargetText = Annotated[str, AfterValidator(_check_target)]
 HealthCheckPath = Annotated[str, AfterValidator(_check_health_path)]
 HedgeDelay = Annotated[
-    Annotated[float, Field(gt=0)] | Literal["p95"], WrapValidator(_one_delay_error)
+    Annotated[Number, Field(gt=0)] | Literal["p95"], WrapValidator(_one_delay_error)
 ]
 
 
@@ -108,9 +145,12 @@ def _field_errors(title: str, errors: list[tuple[Loc, str]]) -> ValidationError:
 
 
 class StrictModel(BaseModel):
-    """Base of every config model: unknown fields are errors, values are immutable."""
+    """Base of every config model: unknown fields are errors, values are immutable, numbers
+    are finite (no inf or nan)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, hide_input_in_errors=True, allow_inf_nan=False
+    )
 
 
 class EndpointConfig(StrictModel):
@@ -119,7 +159,7 @@ class EndpointConfig(StrictModel):
     base_url: HttpUrlText | None = None
     api_key: SecretStr | None = None
     name: NonEmptyStr | None = None
-    weight: float = Field(default=1.0, gt=0)
+    weight: Number = Field(default=1.0, gt=0)
 
 
 class InstanceConfig(StrictModel):
@@ -128,7 +168,7 @@ class InstanceConfig(StrictModel):
     instance_id: str
     base_url: str | None
     api_key: SecretStr | None
-    weight: float
+    weight: Number
 
 
 class ModelConfig(StrictModel):
@@ -201,9 +241,9 @@ class ModelConfig(StrictModel):
 class CircuitBreakerConfig(StrictModel):
     """Per-instance breaker: opens after consecutive failures, probes again after recovery_time."""
 
-    failure_threshold: int = Field(default=5, ge=1)
-    recovery_time: float = Field(default=60.0, gt=0)
-    half_open_requests: int = Field(default=1, ge=1)
+    failure_threshold: Integer = Field(default=5, ge=1)
+    recovery_time: Number = Field(default=60.0, gt=0)
+    half_open_requests: Integer = Field(default=1, ge=1)
 
 
 class HedgingConfig(StrictModel):
@@ -214,9 +254,9 @@ class HedgingConfig(StrictModel):
     """
 
     delay: HedgeDelay
-    max_extra_attempts: int = Field(default=1, ge=1)
-    min_samples: int = Field(default=20, ge=1)
-    fallback_delay: float = Field(default=1.0, gt=0)
+    max_extra_attempts: Integer = Field(default=1, ge=1)
+    min_samples: Integer = Field(default=20, ge=1)
+    fallback_delay: Number = Field(default=1.0, gt=0)
 
 
 class FallbackChain(StrictModel):
@@ -225,8 +265,8 @@ class FallbackChain(StrictModel):
 
     strategy: FallbackStrategy = FallbackStrategy.ECHELON_DOWN
     fallback_groups: list[TargetText] = Field(default_factory=list)
-    max_attempts: int = Field(default=3, ge=1)
-    retry_delay: float = Field(default=0.0, ge=0)
+    max_attempts: Integer = Field(default=3, ge=1)
+    retry_delay: Number = Field(default=0.0, ge=0)
     circuit_breaker: CircuitBreakerConfig = Field(default_factory=CircuitBreakerConfig)
 
     @model_validator(mode="after")
@@ -252,7 +292,7 @@ class FallbackChain(StrictModel):
 class FallbackConfig(FallbackChain):
     """How a task group moves on when its current target is exhausted."""
 
-    deadline: float | None = Field(default=None, gt=0)
+    deadline: Number | None = Field(default=None, gt=0)
     hedging: HedgingConfig | None = None
 
 
@@ -260,14 +300,14 @@ class EchelonConfig(StrictModel):
     """One tier of a task group: its models and the limits and timing its calls obey."""
 
     models: list[NonEmptyStr] = Field(min_length=1)
-    concurrency_limit: int | None = Field(default=None, ge=1)
-    rpm_limit: int | None = Field(default=None, ge=1)
-    priority: int | None = None
-    timeout: float = Field(default=30.0, gt=0)
-    max_retries: int = Field(default=2, ge=0)
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, ge=1)
-    first_chunk_timeout: float | None = Field(default=None, gt=0)
+    concurrency_limit: Integer | None = Field(default=None, ge=1)
+    rpm_limit: Integer | None = Field(default=None, ge=1)
+    priority: Integer | None = None
+    timeout: Number = Field(default=30.0, gt=0)
+    max_retries: Integer = Field(default=2, ge=0)
+    temperature: Number | None = Field(default=None, ge=0, le=2)
+    max_tokens: Integer | None = Field(default=None, ge=1)
+    first_chunk_timeout: Number | None = Field(default=None, gt=0)
     spill_over: bool = False
 
     @model_validator(mode="after")
@@ -338,7 +378,7 @@ class PollingPoolFallbackConfig(StrictModel):
     """How a polling pool retries a failed call: on other instances, or on the same one."""
 
     strategy: PoolFallbackStrategy = PoolFallbackStrategy.INSTANCE_ROTATION
-    max_instance_attempts: int = Field(default=2, ge=1)
+    max_instance_attempts: Integer = Field(default=2, ge=1)
 
 
 class PollingPoolConfig(StrictModel):
@@ -348,11 +388,11 @@ class PollingPoolConfig(StrictModel):
     description: str = ""
     task_groups: list[TargetText] = Field(min_length=1)
     rotation_strategy: RotationStrategy = RotationStrategy.ROUND_ROBIN
-    health_check_interval: float = Field(default=30.0, gt=0)
+    health_check_interval: Number = Field(default=30.0, gt=0)
     health_check_path: HealthCheckPath = "/models"
-    health_check_timeout: float = Field(default=5.0, gt=0)
-    failure_threshold: int = Field(default=3, ge=1)
-    recovery_time: float = Field(default=60.0, gt=0)
+    health_check_timeout: Number = Field(default=5.0, gt=0)
+    failure_threshold: Integer = Field(default=3, ge=1)
+    recovery_time: Number = Field(default=60.0, gt=0)
     fallback_config: PollingPoolFallbackConfig = Field(default_factory=PollingPoolFallbackConfig)
     hedging: HedgingConfig | None = None
 

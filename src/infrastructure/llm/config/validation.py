@@ -25,7 +25,7 @@ _BOUNDS = {
     "less_than_equal": ("le", "<="),
 }
 _MAPPING_TYPES = frozenset({"model_type", "dict_type", "model_attributes_type"})
-_OWN_MESSAGES = frozenset({"value_error", "config"})
+_OWN_MESSAGES = frozenset({"value_error", "config", "bool_for_number"})
 
 
 def validation_issues(
