@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 
 from infrastructure.llm.cli.common import (
     Subparsers,
@@ -15,7 +17,14 @@ from infrastructure.llm.cli.common import (
 )
 from infrastructure.llm.config import loader
 from infrastructure.llm.errors import ConfigError, MigrationError
-from infrastructure.llm.migration import ConfigMigrator, MigrationResult, MigrationValidation
+from infrastructure.llm.migration import (
+    ConfigMigrator,
+    MigrationInProgressError,
+    MigrationLock,
+    MigrationResult,
+    MigrationValidation,
+    migration_lock,
+)
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -31,8 +40,10 @@ def add_parser(subparsers: Subparsers) -> None:
         "it inherits from the legacy global_fallback.yaml (or the defaults), then rename that "
         "file to global_fallback.yaml.migrated. Nothing is written unless the result loads "
         "and routes every call as before; files are backed up first and written atomically, "
-        "all or none. Exit status: 0 success (or nothing to do), 1 invalid configuration or "
-        "not yet migrated (--validate-only), 2 error while writing (files restored).",
+        "all or none, by one run at a time (a lock file, .migration.lock, while it runs). "
+        "Exit status: 0 success (or nothing to do), 1 invalid configuration, not yet migrated "
+        "(--validate-only) or another migration running, 2 error while writing (files "
+        "restored).",
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
@@ -67,14 +78,21 @@ def run(args: argparse.Namespace) -> int:
 
 def _migrate(args: argparse.Namespace) -> int:
     directory = config_dir(args)
+    writing = not (args.dry_run or args.validate_only)
     try:
-        migrator = ConfigMigrator.from_config_dir(directory, backup=not args.no_backup)
-        if args.validate_only:
-            return _report_validation(directory, migrator.validate_migration())
-        result = migrator.migrate(dry_run=args.dry_run)
+        # A writing run locks the directory before loading it: a run that is still writing
+        # (and renames the legacy file last) must not be read half-way.
+        with _lock_for(directory, writing=writing) as lock:
+            migrator = ConfigMigrator.from_config_dir(directory, backup=not args.no_backup)
+            if args.validate_only:
+                return _report_validation(directory, migrator.validate_migration())
+            result = migrator.migrate(dry_run=args.dry_run, lock=lock)
     except ConfigError as error:
         print_config_error(error)
         print("no file was changed", file=sys.stderr)
+        return EXIT_INVALID
+    except MigrationInProgressError as error:
+        print(f"error: {error}", file=sys.stderr)
         return EXIT_INVALID
     except (MigrationError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -83,8 +101,16 @@ def _migrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _lock_for(directory: Path, *, writing: bool) -> AbstractContextManager[MigrationLock | None]:
+    """The migration lock of `directory` for a writing run; none for a checking run, which
+    writes nothing, or if `directory` is no directory (loading it says so)."""
+    return migration_lock(directory) if writing and directory.is_dir() else nullcontext()
+
+
 def _report_result(result: MigrationResult, *, verbose: bool, dry_run: bool) -> None:
     root = result.config_dir
+    for path in result.removed_leftovers:
+        print(f"  removed {path.relative_to(root)}: left behind by an interrupted migration")
     if verbose:
         for path in result.kept:
             print(f"  {path.relative_to(root)}: has its own fallback_config; left as it is")

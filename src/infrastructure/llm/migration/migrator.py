@@ -3,22 +3,25 @@
 A migration is planned in full before anything is written: each file lacking a
 `fallback_config` gets the one it inherits today appended to it, the result is loaded with the
 normal loader in a scratch copy and must route every call as before, and only then are the
-files backed up and written, all or none.
+files backed up and written, all or none. A writing run holds the directory's migration lock
+from start to end (a second one fails at once) and first removes the temporary files an
+interrupted run left behind.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from infrastructure.llm.config import LLMConfig, load_config_dir, load_config_files
 from infrastructure.llm.config.legacy_fallback import legacy_fallback_files
-from infrastructure.llm.config.loader import config_dir_files
+from infrastructure.llm.config.loader import GROUPS_DIR, POOLS_DIR, config_dir_files
 from infrastructure.llm.errors import ConfigError, ConfigIssue, MigrationError
 from infrastructure.llm.fleet.task_group_manager import TaskGroupManager
 from infrastructure.llm.migration.config_files import (
@@ -28,8 +31,13 @@ from infrastructure.llm.migration.config_files import (
     scan_config_files,
 )
 from infrastructure.llm.migration.file_change import FileChange
+from infrastructure.llm.migration.lock import MigrationLock, migration_lock
 from infrastructure.llm.migration.routing_check import route_differences
-from infrastructure.llm.migration.safe_write import apply_changes, back_up
+from infrastructure.llm.migration.safe_write import (
+    apply_changes,
+    back_up,
+    remove_leftover_temporaries,
+)
 from infrastructure.llm.migration.yaml_block import BlockConflict, append_top_level_key
 
 ALL_KINDS: tuple[FileKind, ...] = ("group", "pool")
@@ -47,6 +55,8 @@ class MigrationResult:
     written: bool = False
     notes: tuple[str, ...] = ()
     kept: tuple[Path, ...] = ()
+    # Temporary files of an interrupted earlier run, removed before this one started.
+    removed_leftovers: tuple[Path, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -96,23 +106,57 @@ class ConfigMigrator:
         """Load `path` (raising ConfigError on bad input) and migrate it."""
         return cls(TaskGroupManager.from_config_dir(path), **kwargs)
 
-    def migrate_global_fallback_to_task_groups(self, *, dry_run: bool = False) -> MigrationResult:
+    def migrate_global_fallback_to_task_groups(
+        self, *, dry_run: bool = False, lock: MigrationLock | None = None
+    ) -> MigrationResult:
         """Write each task group's inherited fallback into its own file."""
-        return self.migrate(("group",), dry_run=dry_run)
+        return self.migrate(("group",), dry_run=dry_run, lock=lock)
 
-    def migrate_polling_pools(self, *, dry_run: bool = False) -> MigrationResult:
+    def migrate_polling_pools(
+        self, *, dry_run: bool = False, lock: MigrationLock | None = None
+    ) -> MigrationResult:
         """Write each polling pool's inherited fallback into its own file."""
-        return self.migrate(("pool",), dry_run=dry_run)
+        return self.migrate(("pool",), dry_run=dry_run, lock=lock)
 
     def migrate(
-        self, kinds: Collection[FileKind] = ALL_KINDS, *, dry_run: bool = False
+        self,
+        kinds: Collection[FileKind] = ALL_KINDS,
+        *,
+        dry_run: bool = False,
+        lock: MigrationLock | None = None,
     ) -> MigrationResult:
         """Migrate the files of `kinds`; the legacy file is renamed once nothing inherits from it.
 
         Raises ConfigError (naming file and field) if the directory or the migrated result is
         invalid or would route differently, and MigrationError if writing fails; in both cases
-        every file is left as it was.
+        every file is left as it was. Unless `dry_run`, the run holds the directory's migration
+        lock throughout (`lock`, if the caller already holds it from `migration_lock`), and
+        raises MigrationInProgressError (a MigrationError) at once, having done nothing, if
+        another run holds it. It first removes the temporary files an interrupted run left.
         """
+        if dry_run:
+            return self._migrate(kinds, dry_run=True)
+        with self._locked(lock):
+            removed = remove_leftover_temporaries(
+                [self.config_dir / GROUPS_DIR, self.config_dir / POOLS_DIR]
+            )
+            result = self._migrate(kinds, dry_run=False)
+        return replace(result, removed_leftovers=tuple(removed))
+
+    @contextmanager
+    def _locked(self, lock: MigrationLock | None) -> Iterator[None]:
+        """Hold the migration lock for the block: the caller's, or a new one."""
+        if lock is None:
+            with migration_lock(self.config_dir):
+                yield
+            return
+        if not lock.guards(self.config_dir):
+            raise MigrationError(
+                f"the migration lock passed is not held for {self.config_dir} ({lock.path})"
+            )
+        yield
+
+    def _migrate(self, kinds: Collection[FileKind], *, dry_run: bool) -> MigrationResult:
         before = load_config_dir(self.config_dir)
         files = scan_config_files(self.config_dir)
         changes = self._plan(before, files, kinds)

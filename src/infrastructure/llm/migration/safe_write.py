@@ -2,12 +2,14 @@
 
 Every write goes to a temporary file beside the target, is flushed to disk, and replaces the
 target in one rename. If any change fails, the ones already made are undone, so a failed
-migration leaves every file as it found it.
+migration leaves every file as it found it. A run killed mid-write can leave its temporary
+file behind (`.<name>.<8 random characters>.tmp`); the next run removes those, and only those.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -19,6 +21,9 @@ from infrastructure.llm.errors import MigrationError
 from infrastructure.llm.migration.file_change import FileChange
 
 BACKUP_DIR = ".migration-backups"
+# The names `write_atomic` gives its temporary files: mkstemp's 8 random characters between
+# `.<config file name>.` and `.tmp`. Nothing else may match: cleanup removes what does.
+TEMPORARY_NAME = re.compile(r"\.[^/]+\.ya?ml\.[a-z0-9_]{8}\.tmp")
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -39,6 +44,28 @@ def write_atomic(path: Path, data: bytes) -> None:
             os.unlink(temporary)
         raise
     _sync_directory(path.parent)
+
+
+def remove_leftover_temporaries(directories: Sequence[Path]) -> list[Path]:
+    """Remove the temporary files an interrupted `write_atomic` left in `directories` (regular
+    files named by TEMPORARY_NAME, nothing else); return them. Call it only while holding the
+    migration lock: a running migration's temporary files are not leftovers."""
+    removed: list[Path] = []
+    for directory in directories:
+        if not directory.is_dir():
+            continue
+        for entry in sorted(directory.iterdir()):
+            if not TEMPORARY_NAME.fullmatch(entry.name):
+                continue
+            with suppress(FileNotFoundError):
+                if not stat.S_ISREG(entry.lstat().st_mode):
+                    continue
+                entry.unlink()
+                removed.append(entry)
+    if removed:
+        for directory in {path.parent for path in removed}:
+            _sync_directory(directory)
+    return removed
 
 
 def move_aside(source: Path, destination: Path) -> None:
