@@ -2,7 +2,10 @@
 
 1. HTTP, sequential: TaskGroupWrapper vs direct ChatOpenAI on the same simulator (in a child
    process), calls interleaved one by one; p50 of each, and their ratio. Goal: at most 1.02.
-2. HTTP, 100 calls in flight: throughput of each (calls/s).
+2. HTTP, 100 calls in flight: calls a second and p99 of ChatOpenAI (default settings),
+   LiteLLM's Router (from the `bench` extra, when installed), the bare openai SDK on aiohttp
+   (the limit of this stack) and TaskGroupWrapper. Goals: at least 1.15x LiteLLM's calls a
+   second with a p99 no higher, and at least 0.75x the bare SDK's.
 3. The routing's own cost: TaskGroupWrapper and PollingPoolWrapper over the in-process mock
    provider against the bare mock model, interleaved; the p50 difference in microseconds is
    what routing adds to a call. Goal: at most 25 µs for both.
@@ -17,13 +20,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # LiteLLM: fetch nothing
+
+import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_openai import ChatOpenAI
 
@@ -42,6 +50,7 @@ from sim_process import simulator_process
 PROMPT = "Say something short."
 HTTP_GOAL = 1.02
 COST_GOAL_US = 25.0
+THROUGHPUT_GOALS = {"LiteLLM Router": 1.15, "openai SDK + aiohttp": 0.75}
 
 
 def http_wrapper(base_url: str, root: Path) -> TaskGroupWrapper:
@@ -84,30 +93,74 @@ def interleaved_p50(models: dict[str, BaseChatModel], calls: int, warmup: int) -
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-async def throughput(model: BaseChatModel, calls: int, concurrency: int) -> float:
-    """Calls per second with `concurrency` calls in flight."""
+Call = Callable[[], Awaitable[Any]]
+
+
+async def under_load(call: Call, calls: int, concurrency: int) -> tuple[float, float]:
+    """Calls per second and p99 latency (ms) with `concurrency` calls in flight."""
     gate = asyncio.Semaphore(concurrency)
+    latencies: list[float] = []
 
     async def one() -> None:
         async with gate:
-            await model.ainvoke(PROMPT)
+            began = time.perf_counter()
+            await call()
+            latencies.append(time.perf_counter() - began)
 
-    await asyncio.gather(*(one() for _ in range(concurrency)))  # warm the connection pool
+    await asyncio.gather(*(one() for _ in range(concurrency)))  # warm the connections
+    latencies.clear()
     started = time.perf_counter()
     await asyncio.gather(*(one() for _ in range(calls)))
-    return calls / (time.perf_counter() - started)
+    rate = calls / (time.perf_counter() - started)
+    latencies.sort()
+    return rate, latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1000
 
 
-async def throughput_rounds(
-    models: dict[str, BaseChatModel], rounds: int, calls: int, concurrency: int
-) -> list[dict[str, float]]:
-    """Throughput of each model, round after round, in one event loop: ChatOpenAI's pooled
-    async connections belong to the loop that opened them."""
+def contenders(url: str, wrapper: BaseChatModel) -> tuple[dict[str, Call], Call]:
+    """The ways to call the simulator at 100 in flight, built on the running loop, and what
+    closes the clients built here."""
+    messages = [{"role": "user", "content": PROMPT}]
+    chat_openai = ChatOpenAI(model="sim-model", base_url=url, api_key="sk-bench", max_retries=0)
+    sdk = openai.AsyncOpenAI(
+        base_url=url, api_key="sk-bench", max_retries=0, http_client=openai.DefaultAioHttpClient()
+    )
+    calls: dict[str, Call] = {
+        "ChatOpenAI (default)": lambda: chat_openai.ainvoke(PROMPT),
+        "openai SDK + aiohttp": lambda: sdk.chat.completions.create(
+            model="sim-model",
+            messages=messages,  # type: ignore[arg-type]
+        ),
+        "TaskGroupWrapper": lambda: wrapper.ainvoke(PROMPT),
+    }
+    try:
+        from litellm import Router
+    except ImportError:
+        print("  (LiteLLM is not installed: pip install -e '.[bench]' adds it)")
+        return calls, sdk.close
+    router = Router(
+        model_list=[
+            {
+                "model_name": "sim",
+                "litellm_params": {"model": "openai/sim-model", "api_base": url, "api_key": "x"},
+            }
+        ]
+    )
+    calls["LiteLLM Router"] = lambda: router.acompletion(model="sim", messages=messages)
+    return calls, sdk.close
+
+
+async def load_rounds(
+    url: str, wrapper: BaseChatModel, rounds: int, calls: int, concurrency: int
+) -> list[dict[str, tuple[float, float]]]:
+    """Each contender under load, round after round, in one event loop."""
+    contending, close = contenders(url, wrapper)
     results = []
     for number in range(1, rounds + 1):
-        result = {name: await throughput(m, calls, concurrency) for name, m in models.items()}
-        print(f"  round {number}: " + ", ".join(f"{k} {v:.1f}" for k, v in result.items()))
+        result = {name: await under_load(c, calls, concurrency) for name, c in contending.items()}
+        line = ", ".join(f"{k} {rate:.0f}/s p99 {p99:.0f} ms" for k, (rate, p99) in result.items())
+        print(f"  round {number}: {line}")
         results.append(result)
+    await close()
     return results
 
 
@@ -154,9 +207,11 @@ def main() -> int:
                 k: v * 1000 for k, v in interleaved_p50(http, args.calls, args.warmup).items()
             },
         )
-        print(f"\n2. HTTP, {args.concurrency} in flight: {args.concurrent_calls} calls, calls/s")
-        rates = asyncio.run(
-            throughput_rounds(http, args.rounds, args.concurrent_calls, args.concurrency)
+        print(f"\n2. HTTP, {args.concurrency} in flight: {args.concurrent_calls} calls each")
+        loads = asyncio.run(
+            load_rounds(
+                url, http["TaskGroupWrapper"], args.rounds, args.concurrent_calls, args.concurrency
+            )
         )
         print(f"\n3. routing cost, mock provider: {args.mock_calls} interleaved calls, p50 µs")
         costs = rounds_of(
@@ -172,8 +227,29 @@ def main() -> int:
     verdict = "met" if statistics.median(p50_ratios) <= HTTP_GOAL else "NOT met"
     print(f"  HTTP p50 ratio, wrapper / ChatOpenAI: {spread(p50_ratios, 3)}")
     print(f"    goal <= {HTTP_GOAL}: {verdict}")
-    rate_ratios = [r["TaskGroupWrapper"] / r["direct ChatOpenAI"] for r in rates]
-    print(f"  throughput @{args.concurrency}, wrapper / ChatOpenAI: {spread(rate_ratios, 3)}")
+    print(f"  at {args.concurrency} in flight, calls/s of TaskGroupWrapper against:")
+    for name, goal in (
+        ("ChatOpenAI (default)", None),
+        ("LiteLLM Router", THROUGHPUT_GOALS["LiteLLM Router"]),
+        ("openai SDK + aiohttp", THROUGHPUT_GOALS["openai SDK + aiohttp"]),
+    ):
+        if name not in loads[0]:
+            continue
+        ratios = [r["TaskGroupWrapper"][0] / r[name][0] for r in loads]
+        verdict = (
+            ""
+            if goal is None
+            else f"  goal >= {goal}: " + ("met" if statistics.median(ratios) >= goal else "NOT met")
+        )
+        print(f"    {name}: {spread(ratios, 3)}{verdict}")
+    if "LiteLLM Router" in loads[0]:
+        ours = [r["TaskGroupWrapper"][1] for r in loads]
+        theirs = [r["LiteLLM Router"][1] for r in loads]
+        verdict = "met" if statistics.median(ours) <= statistics.median(theirs) else "NOT met"
+        print(
+            f"    p99 ms, TaskGroupWrapper {spread(ours, 0)} against LiteLLM Router "
+            f"{spread(theirs, 0)}  goal <=: {verdict}"
+        )
     for name in ("TaskGroupWrapper", "PollingPoolWrapper"):
         added = [r[name] - r["bare mock model"] for r in costs]
         verdict = "met" if statistics.median(added) <= COST_GOAL_US else "NOT met"

@@ -3,7 +3,8 @@
 * One sync client per process, shared by every instance (connections are pooled per host;
   one TLS context instead of one per instance). Its transport holds each request to the
   current attempt's limit, body included: a watchdog thread shuts the socket of a response
-  whose limit passed, so a server that drips its body cannot hold a call past its deadline.
+  whose attempt has not ended when its limit passes, so a server that drips its body cannot
+  hold a call past its deadline.
 * One async client per event loop, aiohttp's transport when `aiohttp` is installed (about twice
   the calls a second of httpx's at 100 in flight), else httpx's. It is closed when its loop
   shuts down (`asyncio.run` closes async generators before it closes the loop, and each
@@ -19,15 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
-import itertools
 import logging
 import os
 import socket
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
@@ -44,97 +43,64 @@ _LIMITS = httpx2.Limits(max_connections=None, max_keepalive_connections=1000, ke
 _DEFAULT_TIMEOUT = httpx2.Timeout(600.0, connect=5.0)
 
 
-def _answered(limit: AttemptLimit | None, response: httpx2.Response) -> None:
-    if limit is not None and 200 <= response.status_code < 300:
-        limit.answered = True
-
-
 # -- sync ----------------------------------------------------------------------------------
-
-
-class _Watch:
-    """One response's socket, to shut when its attempt's limit passes."""
-
-    __slots__ = ("done", "limit", "stream")
-
-    def __init__(self, limit: AttemptLimit, stream: Any) -> None:
-        self.limit = limit
-        self.stream = stream
-        self.done = False
 
 
 class Watchdog:
     """A daemon thread that shuts the sockets of responses whose attempt ran out of time.
 
-    Watches wait in a heap ordered by limit; the thread sleeps until the earliest, and is
-    woken only when a new watch ends earlier than every other. A limit extended meanwhile is
-    put back with its new end.
+    Watching costs a request one dict entry. Every `TICK` seconds, while responses are
+    watched, the thread forgets those whose attempt ended and shuts the sockets of those past
+    their limit, so a limit holds to within one tick. With nothing watched it sleeps.
     """
 
+    TICK = 0.02
+
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, _Watch]] = []
-        self._order = itertools.count()
-        self._wake = threading.Condition()
+        self._active: dict[AttemptLimit, Any] = {}
+        self._busy = threading.Event()
+        self._start = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def watch(self, limit: AttemptLimit, stream: Any) -> _Watch:
-        entry = _Watch(limit, stream)
-        with self._wake:
-            earliest = self._heap[0][0] if self._heap else None
-            heapq.heappush(self._heap, (limit.until, next(self._order), entry))
+    def watch(self, limit: AttemptLimit, stream: Any) -> None:
+        """Shut `stream`'s socket if `limit` passes before the attempt ends."""
+        self._active[limit] = stream
+        if not self._busy.is_set():
+            self._busy.set()
             if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="llm-wrappers-watchdog", daemon=True
-                )
-                self._thread.start()
-            elif earliest is None or limit.until < earliest:
-                self._wake.notify()
-        return entry
+                with self._start:
+                    if self._thread is None:
+                        self._thread = threading.Thread(
+                            target=self._run, name="llm-wrappers-watchdog", daemon=True
+                        )
+                        self._thread.start()
 
     def _run(self) -> None:
+        active = self._active
         while True:
-            with self._wake:
-                while not self._heap:
-                    self._wake.wait()
-                until, _, entry = self._heap[0]
-                pause = until - time.monotonic()
-                if pause > 0:
-                    self._wake.wait(pause)
-                    continue
-                heapq.heappop(self._heap)
-                if entry.done:
-                    continue
-                if entry.limit.until > until:  # extended: watch on until its new end
-                    heapq.heappush(self._heap, (entry.limit.until, next(self._order), entry))
-                    continue
-            self._cut(entry)
+            self._busy.wait()
+            time.sleep(self.TICK)
+            now = time.monotonic()
+            for limit, stream in list(active.items()):
+                if limit.ended:
+                    active.pop(limit, None)
+                elif limit.until <= now:
+                    active.pop(limit, None)
+                    self._cut(limit, stream)
+            if not active:
+                self._busy.clear()
+                if active:  # watched meanwhile: keep ticking
+                    self._busy.set()
 
     @staticmethod
-    def _cut(entry: _Watch) -> None:
+    def _cut(limit: AttemptLimit, stream: Any) -> None:
         """End the response: a blocked read returns at once and the request fails."""
-        entry.limit.cut = True
-        stream = entry.stream
-        sock = stream.get_extra_info("socket") if stream is not None else None
+        limit.cut = True
+        sock = stream.get_extra_info("socket")
         if sock is None:
             return
         with contextlib.suppress(OSError):  # already closed
             sock.shutdown(socket.SHUT_RDWR)
-
-
-class _WatchedStream(httpx2.SyncByteStream):
-    """A response body whose watch ends when the body is read or closed."""
-
-    def __init__(self, inner: httpx2.SyncByteStream, watch: _Watch) -> None:
-        self._inner = inner
-        self._watch = watch
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield from self._inner
-
-    def close(self) -> None:
-        self._watch.done = True
-        self._watch.stream = None
-        self._inner.close()
 
 
 class LimitedTransport(httpx2.BaseTransport):
@@ -149,11 +115,11 @@ class LimitedTransport(httpx2.BaseTransport):
         response = self._inner.handle_request(request)
         if limit is None:
             return response
-        _answered(limit, response)
+        if 200 <= response.status_code < 300:
+            limit.answered = True
         stream = response.extensions.get("network_stream")
         if stream is not None:
-            watch = self._watchdog.watch(limit, stream)
-            response.stream = _WatchedStream(response.stream, watch)  # type: ignore[arg-type]
+            self._watchdog.watch(limit, stream)
         return response
 
     def close(self) -> None:
@@ -223,7 +189,9 @@ class _NotingAsyncTransport(httpx2.AsyncBaseTransport):
             if refused is None:
                 raise
             raise httpx2.ConnectError(str(refused), request=request) from refused
-        _answered(CURRENT_ATTEMPT.get(), response)
+        limit = CURRENT_ATTEMPT.get()
+        if limit is not None and 200 <= response.status_code < 300:
+            limit.answered = True
         return response
 
     async def aclose(self) -> None:

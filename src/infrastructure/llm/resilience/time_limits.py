@@ -17,9 +17,9 @@ from contextvars import ContextVar
 
 
 class AttemptLimit:
-    """The real-time limit of one attempt: `timeout` seconds from `start()`."""
+    """The real-time limit of one attempt: `timeout` seconds from `start()`, until `end()`."""
 
-    __slots__ = ("answered", "cut", "timeout", "until")
+    __slots__ = ("answered", "cut", "ended", "timeout", "until")
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
@@ -28,6 +28,8 @@ class AttemptLimit:
         """A 2xx response arrived for this attempt."""
         self.cut = False
         """The limit passed while the request was still being answered, and ended it."""
+        self.ended = False
+        """The attempt (and its stream) is over: its connection may serve other requests."""
 
     def start(self) -> None:
         self.until = time.monotonic() + self.timeout
@@ -35,6 +37,10 @@ class AttemptLimit:
     def extend(self, seconds: float) -> None:
         """Allow `seconds` more from now (a stream that answered, up to the call's deadline)."""
         self.until = max(self.until, time.monotonic() + seconds)
+
+    def end(self) -> None:
+        """The attempt is over: nothing more of it may be cut."""
+        self.ended = True
 
     def remaining(self) -> float:
         return self.until - time.monotonic()

@@ -103,6 +103,7 @@ def route(plan: FallbackPlan, call: CallRecord, streaming: bool) -> Steps[Served
 
 def end_stream(served: Served[Any], verdict: Verdict) -> Steps[None]:
     """A stream that answered has ended (STREAM_ENDED) or broke (FAILED): free its slot."""
+    served.limit.end()
     yield Settle(served.member.gate, served.ticket, verdict)
     served.candidates.finished(served.member)
 
@@ -155,6 +156,7 @@ def _walk(stage: Stage, call: CallRecord, streaming: bool) -> Steps[Served[Any]]
         try:
             value = yield Attempt(member, limit)
         except Exception as raised:
+            limit.end()
             exc = attempt_error(raised, limit, instance_id)
             call.busy.discard(instance_id)
             call.instance_outcomes.append((instance_id, False))
@@ -199,6 +201,7 @@ def _walk(stage: Stage, call: CallRecord, streaming: bool) -> Steps[Served[Any]]
         except GeneratorExit:
             raise  # the steps were abandoned: nothing more can be yielded
         except BaseException:
+            limit.end()
             call.busy.discard(instance_id)
             yield Settle(member.gate, ticket, Verdict.ABANDONED)
             candidates.finished(member)
@@ -209,6 +212,7 @@ def _walk(stage: Stage, call: CallRecord, streaming: bool) -> Steps[Served[Any]]
             yield Settle(member.gate, ticket, Verdict.STREAM_OPENED)
             limit.extend(max(call.deadline.remaining(), 0.0))  # the rest: until the deadline
         else:
+            limit.end()
             yield Settle(member.gate, ticket, Verdict.ANSWERED)
             candidates.finished(member)
         if call.rejection is not None:  # another instance answered what one refused

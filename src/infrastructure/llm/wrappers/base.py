@@ -194,8 +194,7 @@ class BaseLLMWrapper(BaseChatModel, ABC):
     ) -> ChatResult:
         async def attempt(member: Member, timeout: float) -> ChatResult:
             request = _request_kwargs(member, timeout, kwargs)
-            model = member.instance.models.for_running_loop()
-            return await model._agenerate(messages, stop=stop, **request)
+            return await member.instance.models.agenerate(messages, stop, **request)
 
         router = self._router
         record = router.start()
