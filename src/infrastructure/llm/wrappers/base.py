@@ -130,6 +130,23 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         """Bind tools in OpenAI format; every routed instance receives the same tools."""
         return self.bind(**format_tools(tools, tool_choice, strict), **kwargs)
 
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type | None = None,
+        *,
+        include_raw: bool = False,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, Any]:
+        """Answers parsed into `schema`, asked for as `ChatOpenAI` asks for them.
+
+        `method="json_schema"` (the default, as `ChatOpenAI`'s) and `"json_mode"` send
+        `response_format`; `"function_calling"` forces a tool call. `strict` and `tools` as
+        for `ChatOpenAI`; see `structured_output.py`.
+        """
+        from infrastructure.llm.wrappers.structured_output import structured_output
+
+        return structured_output(self, schema, include_raw=include_raw, **kwargs)
+
     def get_stats(self) -> dict[str, Any]:
         stats = self._router.stats.snapshot()
         return {"wrapper": self.name, "routes": self.routed_name, **stats}
