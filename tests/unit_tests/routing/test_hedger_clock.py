@@ -76,3 +76,28 @@ async def test_an_async_race_hedges_only_when_the_clock_passes_the_delay() -> No
     assert await asyncio.wait_for(race, 5) == "fast"
     assert record.hedges == 1
     assert started == [0, 1]  # the slow lane was cancelled, not awaited
+
+
+async def test_a_waiting_call_follows_a_newer_delay() -> None:
+    clock = FakeClock()
+    hedger = Hedger(HedgingConfig(delay="p95", fallback_delay=1.0), clock)
+    record = CallRecord(Deadline(clock, 60.0))
+    release_first = asyncio.Event()
+    started: list[int] = []
+
+    async def run_lane(lane: CallRecord) -> Any:
+        started.append(len(started))
+        if started[-1] == 0:
+            await release_first.wait()
+        return "answer"
+
+    async def discard(served: Any) -> None:
+        """Nothing to free."""
+
+    race = asyncio.ensure_future(hedger.arace(record, run_lane, discard))
+    await asyncio.sleep(0.03)
+    assert started == [0]  # cold: the delay is fallback_delay, a second away
+    hedger.observe(0.01)  # another call answered in 10 ms: the delay is now 10 ms
+    clock.advance(0.05)
+    assert await asyncio.wait_for(race, 5) == "answer"
+    assert started == [0, 1] and record.hedges == 1

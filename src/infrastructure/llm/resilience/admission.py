@@ -64,3 +64,4 @@ class Verdict(Enum):
     FAILED = "failed"  # breaker failure, cool-down for a Retry-After; slot back
     MISCONFIGURED = "misconfigured"  # breaker failure, cool-down for recovery_time; slot back
     ABANDONED = "abandoned"  # no verdict on the instance: half-open probe and slot back
+    OUTRUN = "outrun"  # a hedge twin answered first while this one still waited: slow, a failure

@@ -208,6 +208,8 @@ class InMemoryState:
                     until = now + cooldown
                     if until > self._cooldowns.get(gate.instance_key, 0.0):
                         self._cooldowns[gate.instance_key] = until
+            elif verdict is Verdict.OUTRUN:
+                new = fail(old, gate.policy, now)
             elif verdict is Verdict.ABANDONED:
                 new = release_probe(old)
             else:

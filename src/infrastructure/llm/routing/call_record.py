@@ -28,6 +28,7 @@ class CallRecord:
         "hedges",
         "hops",
         "instance_outcomes",
+        "outrun",
         "rejection",
         "rejection_confirmed",
         "retries",
@@ -47,6 +48,9 @@ class CallRecord:
         """The first refusal of the request (400, 422), until another instance confirms or
         answers it."""
         self.rejection_confirmed = False
+        self.outrun = False
+        """Set on a hedge lane that another lane, started after it, beat: its attempt in
+        flight is cancelled as too slow (it counts against the instance)."""
 
     def awaits_confirmation(self, exc: BaseException) -> bool:
         """Whether `exc` is a refusal still to be confirmed elsewhere."""

@@ -203,7 +203,10 @@ def _walk(stage: Stage, call: CallRecord, streaming: bool) -> Steps[Served[Any]]
         except BaseException:
             limit.end()
             call.busy.discard(instance_id)
-            yield Settle(member.gate, ticket, Verdict.ABANDONED)
+            if call.outrun:  # a later hedge lane answered first: this instance was slow
+                call.instance_outcomes.append((instance_id, False))
+                call.failures.append(f"{instance_id}: outrun by a hedged request")
+            yield Settle(member.gate, ticket, Verdict.OUTRUN if call.outrun else Verdict.ABANDONED)
             candidates.finished(member)
             raise
         call.busy.discard(instance_id)

@@ -30,6 +30,8 @@ T = TypeVar("T")
 
 # Recompute the observed p95 after this many new latencies, not on every call.
 _P95_REFRESH = 10
+# How often a waiting call looks at the delay again while the estimate is cold (seconds).
+_COLD_LOOK = 0.01
 
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
@@ -58,11 +60,19 @@ class Hedger:
         self._unsorted = 0
 
     def delay(self) -> float:
-        """Seconds to wait for an answer before starting the next lane."""
+        """Seconds to wait for an answer before starting the next lane.
+
+        With `p95`: the observed p95 once `min_samples` answers were seen. Before that, the
+        slowest answer seen so far (the p95 of so few), but never more than `fallback_delay`;
+        with no answer at all, `fallback_delay`.
+        """
         if self.config.delay != "p95":
             return float(self.config.delay)
-        if len(self._latencies) < self.config.min_samples:
-            return self.config.fallback_delay
+        seen = len(self._latencies)
+        if seen < self.config.min_samples:
+            if not seen:
+                return self.config.fallback_delay
+            return min(self.config.fallback_delay, max(self._latencies))
         if self._p95 is None or self._unsorted >= _P95_REFRESH:
             ordered = sorted(self._latencies)
             self._p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -97,10 +107,11 @@ class Hedger:
         pending: set[asyncio.Future[Served[T]]] = {first}
         try:
             while pending:
-                done = await clock.await_first(pending, self._until_next_hedge(started, lanes))
+                done = await clock.await_first(pending, self._next_look(started, len(lanes)))
                 if not done:
-                    pending.add(launch())
-                    record.hedges += 1
+                    if self._due(started, len(lanes)):
+                        pending.add(launch())
+                        record.hedges += 1
                     continue
                 pending -= done
                 winner = self._winner(done, lanes, errors)
@@ -108,6 +119,8 @@ class Hedger:
                     return winner.result()
             raise self._first_error(first, errors)
         finally:
+            if winner is not None:
+                self._outrun(winner, pending, lanes)
             for task in pending:
                 task.cancel()
             if pending:
@@ -141,10 +154,11 @@ class Hedger:
         pending: set[Future[Served[T]]] = {first}
         try:
             while pending:
-                done = clock.wait_first(pending, self._until_next_hedge(started, lanes))
+                done = clock.wait_first(pending, self._next_look(started, len(lanes)))
                 if not done:
-                    pending.add(launch())
-                    record.hedges += 1
+                    if self._due(started, len(lanes)):
+                        pending.add(launch())
+                        record.hedges += 1
                     continue
                 pending -= done
                 winner = self._winner(done, lanes, errors)
@@ -157,6 +171,17 @@ class Hedger:
                 if future is not winner:
                     future.cancel()
                     future.add_done_callback(_discarding(discard))
+
+    @staticmethod
+    def _outrun(
+        winner: Any, losers: Iterable[Any], lanes: Mapping[Any, tuple[CallRecord, float]]
+    ) -> None:
+        """Mark the lanes started before the winner: their instances were slower than it."""
+        won_from = lanes[winner][1]
+        for lane in losers:
+            record, started = lanes[lane]
+            if started < won_from:
+                record.outrun = True
 
     def _winner(
         self,
@@ -178,13 +203,27 @@ class Hedger:
                 raise exc
         return None
 
-    def _until_next_hedge(self, started: float, lanes: Mapping[Any, Any]) -> float | None:
-        """Seconds until the next lane is due, or None when no more lanes may start."""
-        launched = len(lanes)
+    def _next_look(self, started: float, launched: int) -> float | None:
+        """Seconds to wait before looking again (None: no more lanes may start).
+
+        Until the next lane is due, but no longer than a quarter of the delay (10 ms while
+        the estimate is still cold), so a waiting call follows a newer delay: the first
+        answers of a cold start bring every waiting call's hedge forward.
+        """
         if launched > self.config.max_extra_attempts:
             return None
-        due = started + launched * self.delay()
-        return max(due - self._clock.now(), 0.0)
+        delay = self.delay()
+        left = max(started + launched * delay - self._clock.now(), 0.0)
+        if self.config.delay != "p95":
+            return left
+        cold = len(self._latencies) < self.config.min_samples
+        return min(left, _COLD_LOOK if cold else max(_COLD_LOOK, delay / 4))
+
+    def _due(self, started: float, launched: int) -> bool:
+        """Whether the next lane is due now, by the current delay."""
+        if launched > self.config.max_extra_attempts:
+            return False
+        return self._clock.now() >= started + launched * self.delay()
 
     @staticmethod
     def _first_error(first: Any, errors: list[BaseException]) -> BaseException:
