@@ -1,73 +1,64 @@
-"""Scale: per-call p50 of a polling pool with 1, 100 and 1,000 instances, same run.
+"""Scale: per-call p50 of pools and task groups of 1, 100 and 1,000 instances, and the time to
+build a factory over 1, 100 and 1,000 instances, in one run.
 
-Picking an instance should cost the same whatever the pool size, so the p50 of a pool of 100
-or 1,000 should stay within 5% of the pool of 1 (goal: ratio at most 1.05). Three measurements:
+Picking an instance should cost the same whatever the size, so the p50 with 100 or 1,000
+instances should stay within 5% of the p50 with one (goal: ratio at most 1.05):
 
-* mock: every instance is the in-process `mock` provider (no network). A call's cost is then
-  the wrapper plus the routing decision plus a trivial model, so any growth with the pool size
-  is routing cost, measured directly in microseconds. This is the headline figure.
-* http, warm: every instance is an OpenAI-compatible endpoint with its own ChatOpenAI and its
-  own HTTP client (1,000 instances = 1,000 clients, one connection each), all served by one
-  simulator in a child process. The simulator matches paths by suffix, so instance n uses the
-  base URL `<sim>/i<n>/v1`: the server does the same work whatever the pool size. Warm-up sends
-  at least one call to every instance, and each client keeps idle connections for 60 s, so
-  every call of the measurement reuses an open connection: only routing (and holding many
-  clients) can make a difference.
-* http, default clients: the same, with the ChatOpenAI the library builds (httpx drops a
-  connection idle for 5 s). Round robin revisits each instance of the pool of 1,000 only every
-  1,000 of its calls; when that takes longer than 5 s (the run prints the interval), every call
-  on that pool opens a new connection. That cost is the connection's, not the routing's, but a
-  deployment with many instances and little traffic per instance pays it too.
+* mock pool, mock group: every instance is the in-process `mock` provider (no network), in a
+  round-robin polling pool, and in one echelon of a task group. A call's cost is then the
+  wrapper, the routing decision and a trivial model, so any growth with the size is routing
+  cost. In the group, all but one instance have an open breaker (`--open` of them, default
+  all but one): they are benched after the first calls meet them, so picks stay O(1).
+* HTTP pool: every instance an OpenAI-compatible endpoint on the package's shared HTTP
+  clients, all served by one simulator in a child process (instance n uses the base URL
+  `<sim>/i<n>/v1`; the simulator matches paths by suffix, so it does the same work whatever
+  the size). Warm-up sends a call to every instance.
 
-Pools use round_robin rotation with no health checks running; calls are sequential `invoke`s,
-interleaved call by call across the three pools (starting with a different pool each round) so
-drift hits them all alike.
+Calls are sequential `invoke`s, interleaved call by call across the sizes (starting with
+another size each round) so drift hits them all alike.
 
-    python bench/scale.py [--calls 2000] [--warmup 200] [--only mock|http|http-default]
+Build time: `LLMWrapperFactory.from_config_dir` over a directory with one model of N
+endpoints (each its own host; nothing is contacted), a group and a pool over it; the median
+of three builds. Goal: at most 2 s for 1,000 instances. With the `bench` extra installed,
+LiteLLM's Router over N deployments is built too, for comparison.
+
+    python bench/scale.py [--calls 2000] [--warmup 200] [--only mock|http|build]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-import openai
-from langchain_openai import ChatOpenAI
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from infrastructure.llm import PollingPoolManager, PollingPoolWrapper, TaskGroupManager
-from infrastructure.llm.providers.chat_models import SameModel
+from infrastructure.llm import (
+    BaseLLMWrapper,
+    LLMWrapperFactory,
+    PollingPoolManager,
+    PollingPoolWrapper,
+    TaskGroupManager,
+    TaskGroupWrapper,
+)
+from infrastructure.llm.resilience.records import BreakerRecord, CircuitState
 
 from bench_config import write_config_dir
 from sim_process import simulator_process
 
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # LiteLLM: fetch nothing
+
 PROMPT = "Say something short."
 SIZES = (1, 100, 1000)
 GOAL = 1.05
-DEFAULT_KEEPALIVE = 5.0  # seconds httpx (langchain-openai's default client) keeps idle connections
-WARM_KEEPALIVE = 60.0
+BUILD_GOAL = 2.0
 
 ModelFor = Callable[[int], dict[str, Any]]
-Prepare = Callable[[PollingPoolWrapper], None]
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """One way of building the pools: their instances, and what to change once built."""
-
-    title: str
-    unit: str
-    model_for: ModelFor
-    prepare: Prepare | None = None
-    keepalive: float | None = None  # idle expiry of HTTP connections, None without HTTP
 
 
 def mock_model(size: int) -> dict[str, Any]:
@@ -90,143 +81,142 @@ def http_model(sim_url: str) -> ModelFor:
     return model
 
 
-def keep_connections_warm(wrapper: PollingPoolWrapper) -> None:
-    """Give every instance a ChatOpenAI whose own HTTP client keeps idle connections 60 s.
-
-    Built like the library builds it (retries off, usage in streams), with the OpenAI SDK's
-    default HTTP client and connection limits, except for the idle expiry.
-    """
-    for instance in wrapper.routed_instances():
-        limits = httpx.Limits(
-            max_connections=1000, max_keepalive_connections=100, keepalive_expiry=WARM_KEEPALIVE
-        )
-        client = openai.DefaultHttpxClient(limits=limits)
-        instance.models = SameModel(
-            ChatOpenAI(
-                model=instance.model,
-                base_url=instance.base_url,
-                api_key="sk-bench",
-                max_retries=0,
-                stream_usage=True,
-                http_client=client,
-            )
-        )
-
-
-def build_pool(root: Path, model: dict[str, Any]) -> PollingPoolWrapper:
-    """One group over the model, one round-robin pool over the group, a fresh manager."""
+def manager_over(root: Path, model: dict[str, Any]) -> TaskGroupManager:
+    """One group over the model's instances, one round-robin pool over the group."""
     groups = {"scale": {"echelon1": {"models": ["m"], "timeout": 30}}}
     pools = {"scale_pool": {"task_groups": ["scale"], "rotation_strategy": "round_robin"}}
-    manager = TaskGroupManager.from_config_dir(write_config_dir(root, {"m": model}, groups, pools))
+    return TaskGroupManager.from_config_dir(write_config_dir(root, {"m": model}, groups, pools))
+
+
+def pool_of(manager: TaskGroupManager) -> BaseLLMWrapper:
     return PollingPoolWrapper(
         name="scale_pool_wrapper", polling_pool_manager=PollingPoolManager(manager)
     )
 
 
-def measure(
-    pools: dict[int, PollingPoolWrapper], calls: int, warmup: int
-) -> tuple[dict[int, list[float]], float]:
-    """Per-call latencies per pool size, interleaved call by call; and the wall time."""
-    for size, pool in pools.items():
+def group_with_open_breakers(manager: TaskGroupManager, open_fraction: float) -> BaseLLMWrapper:
+    """The group's wrapper, with the breakers of all but the last instance open (by default)."""
+    wrapper = TaskGroupWrapper(target="scale", task_group_manager=manager)
+    members = wrapper.plan.targets[0].members
+    opened = BreakerRecord(CircuitState.OPEN, 5, manager.clock.now())
+    for member in members[: min(len(members) - 1, round(open_fraction * len(members)))]:
+        manager.state.update_breaker(member.gate.breaker_key, lambda _: (opened, None))
+    return wrapper
+
+
+def measure(wrappers: dict[int, BaseLLMWrapper], calls: int, warmup: int) -> dict[int, float]:
+    """p50 seconds per call per size, the sizes interleaved call by call."""
+    for size, wrapper in wrappers.items():
         for _ in range(max(size, warmup)):  # at least one call on every instance
-            pool.invoke(PROMPT)
-        pool.reset_stats()
-    samples: dict[int, list[float]] = {size: [] for size in pools}
-    order = list(pools.items())
-    started = time.perf_counter()
-    for round_number in range(calls):
-        shift = round_number % len(order)
-        for size, pool in order[shift:] + order[:shift]:
+            wrapper.invoke(PROMPT)
+    samples: dict[int, list[float]] = {size: [] for size in wrappers}
+    order = list(wrappers.items())
+    for number in range(calls):
+        shift = number % len(order)
+        for size, wrapper in order[shift:] + order[:shift]:
             began = time.perf_counter()
-            pool.invoke(PROMPT)
+            wrapper.invoke(PROMPT)
             samples[size].append(time.perf_counter() - began)
-    return samples, time.perf_counter() - started
+    return {size: statistics.median(values) for size, values in samples.items()}
 
 
-def run(measurement: Measurement, root: Path, calls: int, warmup: int) -> dict[int, list[float]]:
-    """Build the three pools, measure them, and check every instance took its share."""
-    pools = {size: build_pool(root / f"pool{size}", measurement.model_for(size)) for size in SIZES}
-    if measurement.prepare is not None:
-        for pool in pools.values():
-            measurement.prepare(pool)
-    samples, wall = measure(pools, calls, warmup)
-    for size, pool in pools.items():
-        served = len(pool.get_stats()["per_instance"])
-        expected = min(size, calls)
-        if served != expected:
-            print(f"  warning: pool of {size} served calls on {served} instances, not {expected}")
-    largest = max(SIZES)
-    if measurement.keepalive is not None and calls >= largest:
-        revisit = wall / calls * largest
-        verdict = (
-            "every connection stays open"
-            if revisit < measurement.keepalive
-            else "so every call on it opens a new connection"
-        )
-        print(
-            f"  each instance of the pool of {largest:,} was called every {revisit:.2f} s; "
-            f"idle connections close after {measurement.keepalive:g} s: {verdict}"
-        )
-    return samples
-
-
-def print_table(name: str, unit: str, samples: dict[int, list[float]]) -> bool:
-    """p50, mean and ratios to the pool of 1; True when every ratio meets the goal."""
+def print_table(title: str, unit: str, p50: dict[int, float]) -> None:
     scale, digits = (1e6, 1) if unit == "µs" else (1e3, 3)
-    p50 = {size: statistics.median(values) for size, values in samples.items()}
-    print(f"\n{name}")
-    print(f"  {'instances':>9} {'p50 ' + unit:>10} {'mean ' + unit:>10} {'p50 ratio':>10}")
-    for size, values in samples.items():
-        mean = statistics.fmean(values)
-        ratio = p50[size] / p50[SIZES[0]]
-        print(
-            f"  {size:>9,} {p50[size] * scale:10.{digits}f} {mean * scale:10.{digits}f}"
-            f" {ratio:10.3f}"
-        )
+    print(f"\n{title}")
+    print(f"  {'instances':>9} {'p50 ' + unit:>10} {'p50 ratio':>10}")
+    for size, value in p50.items():
+        print(f"  {size:>9,} {value * scale:10.{digits}f} {value / p50[SIZES[0]]:10.3f}")
     worst = max(p50[size] / p50[SIZES[0]] for size in SIZES[1:])
-    met = worst <= GOAL
-    print(f"  goal p50 ratio <= {GOAL}: {'met' if met else 'NOT met'} (worst {worst:.3f})")
-    return met
+    verdict = "met" if worst <= GOAL else "NOT met"
+    print(f"  goal p50 ratio <= {GOAL}: {verdict} (worst {worst:.3f})")
+
+
+def build_times(root: Path) -> None:
+    """Median of three factory builds per size; LiteLLM's Router too, when installed."""
+    print("\nbuilding a factory over N instances (each its own host; nothing contacted), s")
+    try:
+        from litellm import Router
+    except ImportError:
+        Router = None
+        print("  (LiteLLM is not installed: pip install -e '.[bench]' adds it)")
+    print(f"  {'instances':>9} {'factory':>9}" + (f" {'LiteLLM':>9}" if Router else ""))
+    for size in SIZES:
+        urls = [f"http://10.{n // 65536}.{n // 256 % 256}.{n % 256}:8000/v1" for n in range(size)]
+        model = {
+            "provider": "openai",
+            "model": "m",
+            "api_key": "sk-bench",
+            "endpoints": [{"base_url": url} for url in urls],
+        }
+        directory = write_config_dir(
+            root / f"build{size}",
+            {"m": model},
+            {"g": {"echelon1": {"models": ["m"]}}},
+            {"p": {"task_groups": ["g"]}},
+        )
+        ours = []
+        for _ in range(3):
+            began = time.perf_counter()
+            LLMWrapperFactory.from_config_dir(directory)
+            ours.append(time.perf_counter() - began)
+        line = f"  {size:>9,} {statistics.median(ours):9.3f}"
+        if Router is not None:
+            deployments = [
+                {
+                    "model_name": "m",
+                    "litellm_params": {"model": "openai/m", "api_base": url, "api_key": "x"},
+                }
+                for url in urls
+            ]
+            theirs = []
+            for _ in range(3):
+                began = time.perf_counter()
+                Router(model_list=deployments)
+                theirs.append(time.perf_counter() - began)
+            line += f" {statistics.median(theirs):9.3f}"
+        print(line)
+        if size == SIZES[-1]:
+            verdict = "met" if statistics.median(ours) <= BUILD_GOAL else "NOT met"
+            print(f"  goal <= {BUILD_GOAL:g} s for {size:,} instances: {verdict}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=2000, help="measured calls per pool")
-    parser.add_argument("--warmup", type=int, default=200, help="at least this many, per pool")
+    parser.add_argument("--calls", type=int, default=2000, help="measured calls per size")
+    parser.add_argument("--warmup", type=int, default=200, help="at least this many, per size")
     parser.add_argument(
-        "--only", choices=("mock", "http", "http-default"), help="run one measurement only"
+        "--open", type=float, default=1.0, help="share of the group's breakers opened"
     )
+    parser.add_argument("--only", choices=("mock", "http", "build"), help="one measurement")
     args = parser.parse_args()
 
-    print(f"pools of {', '.join(f'{s:,}' for s in SIZES)} instances, round_robin;")
-    print(f"{args.calls} sequential calls per pool, interleaved; warm-up touches every instance")
-    results: dict[str, tuple[str, dict[int, list[float]]]] = {}
+    print(f"sizes {', '.join(f'{s:,}' for s in SIZES)}; {args.calls} sequential calls per size,")
+    print("interleaved; warm-up touches every instance")
     with simulator_process("healthy") as (url,), tempfile.TemporaryDirectory() as tmp:
-        measurements = {
-            "mock": Measurement("mock provider, in process: routing cost", "µs", mock_model),
-            "http": Measurement(
-                "HTTP, one simulator in a child process, warm connections (keep-alive 60 s)",
+        root = Path(tmp)
+        if args.only in (None, "mock"):
+            managers = {s: manager_over(root / f"mock{s}", mock_model(s)) for s in SIZES}
+            pools = {s: pool_of(m) for s, m in managers.items()}
+            print_table(
+                "mock pool, round robin: routing cost",
+                "µs",
+                measure(pools, args.calls, args.warmup),
+            )
+            groups = {s: group_with_open_breakers(m, args.open) for s, m in managers.items()}
+            print_table(
+                "mock group, one echelon, all but one breaker open: routing cost",
+                "µs",
+                measure(groups, args.calls, args.warmup),
+            )
+        if args.only in (None, "http"):
+            http = {s: pool_of(manager_over(root / f"http{s}", http_model(url)(s))) for s in SIZES}
+            print_table(
+                "HTTP pool on the package's shared clients, one simulator",
                 "ms",
-                http_model(url),
-                keep_connections_warm,
-                WARM_KEEPALIVE,
-            ),
-            "http-default": Measurement(
-                "HTTP, one simulator in a child process, default ChatOpenAI clients",
-                "ms",
-                http_model(url),
-                None,
-                DEFAULT_KEEPALIVE,
-            ),
-        }
-        for key, measurement in measurements.items():
-            if args.only in (None, key):
-                print(f"measuring {key} ...", flush=True)
-                samples = run(measurement, Path(tmp) / key, args.calls, args.warmup)
-                results[measurement.title] = (measurement.unit, samples)
-
-    for name, (unit, samples) in results.items():
-        print_table(name, unit, samples)
+                measure(http, args.calls, args.warmup),
+            )
+        if args.only in (None, "build"):
+            build_times(root)
     return 0
 
 

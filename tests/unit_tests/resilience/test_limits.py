@@ -73,7 +73,8 @@ class Limiter:
         member = self.member
         config = EchelonConfig(models=["m"], timeout=wait)
         echelon = Echelon("g", 1, config, {}, member.echelon.limits)
-        target = Target(echelon, [Member(0, member.instance, echelon, member.gate, member.breaker)])
+        members = [Member(0, member.instance, echelon, member.gate, member.breaker)]
+        target = Target(echelon, members, self.clock)
         return target, CallRecord(Deadline(self.clock, 3600.0))
 
     def acquire(self, deadline: float) -> Permit:

@@ -1,14 +1,19 @@
 """A candidate set: the members a call may go to, offered in the order of a rotation.
 
 Task-group targets and polling pools are both candidate sets; the routing engine asks one
-only for an order of members and tells it when a call starts and ends on one.
+for an order of members, tells it when a call starts and ends on one, and benches a member
+the state refused for a known time (an open breaker, a cool-down), so that the next calls do
+not look at it again until then: a pick stays O(1) however many members are out.
 """
 
 from __future__ import annotations
 
+import heapq
+import threading
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
+from infrastructure.llm.clock import Clock
 from infrastructure.llm.fleet.instance import Instance
 from infrastructure.llm.fleet.member import Member
 from infrastructure.llm.fleet.rotation import Rotation
@@ -22,6 +27,7 @@ class CandidateSet:
         name: str,
         members: Sequence[Member],
         rotation: Rotation,
+        clock: Clock,
         *,
         counts_calls: bool,
         spill_over: bool = False,
@@ -32,6 +38,10 @@ class CandidateSet:
         self.spill_over = spill_over
         """Whether a call finding every limit full leaves at once instead of waiting."""
         self._counts_calls = counts_calls
+        self._clock = clock
+        self._benched: list[tuple[float, int]] = []  # heap of (back at, member index)
+        self._back_at: dict[int, float] = {}  # member index -> when it comes back, latest
+        self._bench_lock = threading.Lock()
 
     def order(self, tried: Collection[Member], prefer: Member | None) -> Iterator[Member]:
         """Candidates, lazily and each once: `prefer`, then the rotation's healthy members not
@@ -41,11 +51,39 @@ class CandidateSet:
         """
         members = self.members
         rotation = self.rotation
-        fresh = rotation.candidates() if rotation.healthy_count else range(len(members))
+        benched = self._benched
+        if benched and benched[0][0] <= self._clock.now():
+            self._unbench()
+        if rotation.healthy_count:
+            fresh: Iterator[int] = rotation.candidates()
+        else:  # health checks rule out every member not benched: trying beats failing
+            fresh = iter(rotation.unbenched())
         offered = map(members.__getitem__, fresh)
         if prefer is None and not tried:
             return offered  # a call's first pick: C iterators only
         return _retry_order(offered, tried, prefer)
+
+    def bench(self, member: Member, seconds: float) -> None:
+        """Leave `member` out of the rotation for `seconds`."""
+        back_at = self._clock.now() + seconds
+        index = member.index
+        with self._bench_lock:
+            if back_at <= self._back_at.get(index, 0.0):
+                return
+            self._back_at[index] = back_at
+            heapq.heappush(self._benched, (back_at, index))
+            self.rotation.set_benched(index, True)
+
+    def _unbench(self) -> None:
+        """Bring back the members whose time on the bench is over."""
+        now = self._clock.now()
+        with self._bench_lock:
+            benched = self._benched
+            while benched and benched[0][0] <= now:
+                _, index = heapq.heappop(benched)
+                if self._back_at.get(index, 0.0) <= now:  # not benched longer meanwhile
+                    del self._back_at[index]
+                    self.rotation.set_benched(index, False)
 
     def started(self, member: Member) -> None:
         """A call was admitted to `member`."""

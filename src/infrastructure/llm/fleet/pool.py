@@ -29,7 +29,7 @@ class PollingPool(CandidateSet):
         clock: Clock,
     ) -> None:
         rotation = make_rotation(config.rotation_strategy, [m.instance.weight for m in members])
-        super().__init__(config.name, members, rotation, counts_calls=True)
+        super().__init__(config.name, members, rotation, clock, counts_calls=True)
         self.config = config
         self.health = PoolHealth(
             config.name,

@@ -1,7 +1,9 @@
-"""Instance-selection strategies of a polling pool: which healthy member to try first, then next.
+"""Instance-selection strategies: which member a call tries first, then next.
 
-Members are the indexes 0..n-1. Offering the first candidate costs O(1) whatever n is; a health
-change rebuilds an immutable snapshot in O(n), so picks read membership without taking a lock.
+Members are the indexes 0..n-1. The rotation offers members that are healthy (by the pool's
+health checks) and not benched (left out for a while because their breaker is open or they
+cool down). Offering the first candidate costs O(1) whatever n is; a change of membership
+rebuilds an immutable snapshot in O(n), so picks read membership without taking a lock.
 """
 
 from __future__ import annotations
@@ -28,10 +30,17 @@ class Rotation(Protocol):
     def set_healthy(self, index: int, healthy: bool) -> None:
         """Mark `index` healthy or not; setting the current state again does nothing."""
 
+    def set_benched(self, index: int, benched: bool) -> None:
+        """Leave `index` out of the rotation (or bring it back), whatever its health."""
+
     def is_healthy(self, index: int) -> bool: ...
 
     @property
-    def healthy_count(self) -> int: ...
+    def healthy_count(self) -> int:
+        """How many members the rotation offers: healthy and not benched."""
+
+    def unbenched(self) -> tuple[int, ...]:
+        """The members not benched, healthy or not, in index order."""
 
     def candidates(self) -> Iterator[int]:
         """Lazily yield each healthy member at most once, most preferred first.
@@ -66,7 +75,10 @@ class _Rotation:
         self._size = size
         self._lock = threading.Lock()
         self._healthy = [True] * size
+        self._benched = [False] * size
+        self._offered = [True] * size  # healthy and not benched
         self._members: tuple[int, ...] = tuple(range(size))
+        self._unbenched: tuple[int, ...] = self._members
         self._counts = [0] * size
 
     def _check(self, index: int) -> None:
@@ -76,11 +88,25 @@ class _Rotation:
     def set_healthy(self, index: int, healthy: bool) -> None:
         self._check(index)
         with self._lock:
-            if self._healthy[index] == healthy:
-                return
             self._healthy[index] = healthy
-            self._members = tuple(i for i, ok in enumerate(self._healthy) if ok)
-            self._membership_changed(index, healthy)
+            self._reoffer(index)
+
+    def set_benched(self, index: int, benched: bool) -> None:
+        self._check(index)
+        with self._lock:
+            if self._benched[index] != benched:
+                self._benched[index] = benched
+                self._unbenched = tuple(i for i, out in enumerate(self._benched) if not out)
+            self._reoffer(index)
+
+    def _reoffer(self, index: int) -> None:
+        """Rebuild the membership snapshot if `index` joined or left it (under the lock)."""
+        offered = self._healthy[index] and not self._benched[index]
+        if offered == self._offered[index]:
+            return
+        self._offered[index] = offered
+        self._members = tuple(i for i, ok in enumerate(self._offered) if ok)
+        self._membership_changed(index, offered)
 
     def is_healthy(self, index: int) -> bool:
         self._check(index)
@@ -89,6 +115,9 @@ class _Rotation:
     @property
     def healthy_count(self) -> int:
         return len(self._members)
+
+    def unbenched(self) -> tuple[int, ...]:
+        return self._unbenched
 
     def started(self, index: int) -> None:
         self._check(index)
@@ -110,7 +139,7 @@ class _Rotation:
         self._check(index)
         return self._counts[index]
 
-    def _membership_changed(self, index: int, healthy: bool) -> None:
+    def _membership_changed(self, index: int, offered: bool) -> None:
         """Called after `index` joined or left `self._members`."""
 
     def _count_changed(self, index: int, old: int, new: int) -> None:
@@ -177,7 +206,7 @@ class _Weighted(_Rotation):
         prob, alias = _alias_table([self._weights[i] for i in members])
         return members, prob, alias
 
-    def _membership_changed(self, index: int, healthy: bool) -> None:
+    def _membership_changed(self, index: int, offered: bool) -> None:
         self._table = self._build_table()
 
     def candidates(self) -> Iterator[int]:
@@ -216,15 +245,15 @@ class _LeastBusy(_Rotation):
         del self._buckets[count]
         return True
 
-    def _membership_changed(self, index: int, healthy: bool) -> None:
+    def _membership_changed(self, index: int, offered: bool) -> None:
         count = self._counts[index]
-        if healthy:
+        if offered:
             self._add(index, count)
         elif self._remove(index, count) and count == self._min and self._buckets:
             self._min = min(self._buckets)
 
     def _count_changed(self, index: int, old: int, new: int) -> None:
-        if not self._healthy[index]:
+        if not self._offered[index]:
             return
         emptied = self._remove(index, old)
         self._add(index, new)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from infrastructure.llm.clock import Clock
 from infrastructure.llm.config.schema import EchelonConfig
 from infrastructure.llm.config.strategies import RotationStrategy
 from infrastructure.llm.fleet.candidates import CandidateSet
@@ -16,12 +17,21 @@ class Target(CandidateSet):
     an echelon one provider serves. Calls start at successive instances (round robin)."""
 
     def __init__(
-        self, echelon: Echelon, members: Sequence[Member], provider: str | None = None
+        self,
+        echelon: Echelon,
+        members: Sequence[Member],
+        clock: Clock,
+        provider: str | None = None,
     ) -> None:
         name = f"{echelon.name}@{provider}" if provider else echelon.name
         rotation = make_rotation(RotationStrategy.ROUND_ROBIN, [1.0] * len(members))
         super().__init__(
-            name, members, rotation, counts_calls=False, spill_over=echelon.config.spill_over
+            name,
+            members,
+            rotation,
+            clock,
+            counts_calls=False,
+            spill_over=echelon.config.spill_over,
         )
         self.echelon = echelon
         self.provider = provider
@@ -49,6 +59,7 @@ class Target(CandidateSet):
                         m for m in self.members if m.instance.provider == provider
                     )
                 ],
+                self._clock,
                 provider,
             )
             for provider in providers

@@ -148,7 +148,7 @@ class TaskGroupManager:
                 self._member(index, instance, echelon, policy)
                 for index, instance in enumerate(instances)
             ]
-            targets.append(Target(echelon, members))
+            targets.append(Target(echelon, members, self.clock))
         return targets
 
     def _member(

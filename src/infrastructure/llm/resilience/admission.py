@@ -45,8 +45,9 @@ class Reason(Enum):
 
 
 class Refusal:
-    """No call now: why, and (limits only) the seconds until a rate token is there (0 if
-    only a slot is missing, which nobody can predict)."""
+    """No call now: why, and in how many seconds to look again (for FULL the next rate token,
+    0 when only a slot is missing, which nobody can predict; else when the breaker half-opens
+    or the cool-down ends)."""
 
     __slots__ = ("reason", "wait")
 

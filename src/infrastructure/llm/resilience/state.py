@@ -72,7 +72,8 @@ class SharedState(Protocol):
     def admit(self, gate: Gate, now: float) -> Ticket | Refusal:
         """One atomic step: refuse while the instance cools down or its breaker is open;
         else take a concurrency slot and an rpm token (both, or neither) and, half-open, a
-        probe. Refusal(FULL, wait) says the limits have no room (`wait`: until the next token).
+        probe. A refusal's `wait` says when to look again: for FULL, until the next token (0
+        when only a slot is missing); for OPEN and COOLING_DOWN, until the instance is back.
         """
         ...
 
@@ -157,15 +158,16 @@ class InMemoryState:
     def admit(self, gate: Gate, now: float) -> Ticket | Refusal:
         until = self._cooldowns.get(gate.instance_key)
         if until is not None and until > now:
-            return Refusal(Reason.COOLING_DOWN)
+            return Refusal(Reason.COOLING_DOWN, until - now)
         limits = gate.limits
         if limits is None and self._breakers.get(gate.breaker_key) is None:
             return FREE_TICKET
         with self._lock:
             record = self._breakers.get(gate.breaker_key, CLOSED_RECORD)
             new_record, granted = grant(record, gate.policy, now)
-            if granted is Grant.REFUSED:
-                return Refusal(Reason.OPEN)
+            if granted is Grant.REFUSED:  # open; or half-open with every probe out (wait 0)
+                back = record.opened_at + gate.policy.recovery_time - now
+                return Refusal(Reason.OPEN, back if record.state is CircuitState.OPEN else 0.0)
             slot = False
             if limits is not None:
                 concurrency = limits.concurrency_limit

@@ -292,6 +292,8 @@ def _scan(
         if type(answer) is Ticket:
             candidates.started(member)
             return member, answer
+        if answer.reason is not Reason.FULL and answer.wait > 0.0:
+            candidates.bench(member, answer.wait)  # later calls skip it until it is back
         scan = scan or _Scan()
         scan.refused(member, answer)
     return scan or _Scan()
@@ -324,7 +326,7 @@ class _Scan:
             self.others += 1
 
     def describe(self, name: str) -> str:
-        detail = ", ".join(self.named) or "no member is offered"
+        detail = ", ".join(self.named) or "every instance is open, cooling down or busy"
         if self.others:
             detail += f", and {self.others} more"
         return f"{name}: no instance can take a call now ({detail})"
