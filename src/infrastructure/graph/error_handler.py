@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping
 from enum import Enum
@@ -56,6 +55,7 @@ from infrastructure.llm.errors import (
     StreamInterruptedError,
     describe_error,
 )
+from infrastructure.llm.redaction import redact
 from infrastructure.llm.resilience.error_classification import (
     ErrorKind,
     classify,
@@ -175,31 +175,6 @@ _REQUEST_REJECTED = (
     ContextOverflowError,
     openai.ContentFilterFinishReasonError,
 )
-
-_SECRETS = (
-    # OpenAI-style keys: sk-..., sk-proj-...
-    (re.compile(r"\bsk-[A-Za-z0-9_\-]+"), "sk-***"),
-    # Authorization headers.
-    (re.compile(r"(?i)\bbearer\s+[^\s,;'\"]+"), "Bearer ***"),
-    # api_key=..., token: ..., ?key=... in URLs, password=...
-    (
-        re.compile(
-            r"(?i)\b(api[_-]?key|access[_-]?token|token|secret|password|key)"
-            r"(['\"]?\s*[=:]\s*['\"]?)[^\s&,;'\"]+"
-        ),
-        r"\1\2***",
-    ),
-    # Credentials in URLs: scheme://user:password@host
-    (re.compile(r"(://)[^/\s:@]+:[^/\s@]+@"), r"\1***@"),
-)
-
-
-def redact(text: str) -> str:
-    """`text` with API keys, bearer tokens, `key=value` secrets and URL passwords masked."""
-    for pattern, replacement in _SECRETS:
-        text = pattern.sub(replacement, text)
-    return text
-
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from infrastructure.llm.redaction import redact
+
 
 class LLMWrapperError(Exception):
     """Base class for every error this package raises on purpose."""
@@ -86,8 +88,9 @@ class MigrationError(LLMWrapperError):
 
 
 def error_summary(exc: BaseException, limit: int = 200) -> str:
-    """The first line of an error's message, cut to `limit` characters ("" when it has none)."""
-    lines = str(exc).strip().splitlines()
+    """The first line of an error's message, secrets masked, cut to `limit` characters ("" when
+    it has none)."""
+    lines = redact(str(exc)).strip().splitlines()
     return lines[0][:limit] if lines else ""
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit, urlunsplit
 
 from infrastructure.llm.cli.common import Subparsers, config_dir, config_dir_option, open_factory
 from infrastructure.llm.fleet.health_probe import DEFAULT_PROBE_TIMEOUT, ProbeResult, probe
@@ -72,22 +71,10 @@ def _row(instance: Instance, result: ProbeResult) -> tuple[str, ...]:
         instance.id,
         facts["model"] or "-",
         facts["provider"] or "-",
-        public_url(facts["base_url"]),
+        facts["base_url"] or "-",
         "yes" if result.healthy else "no",
         result.error or "",
     )
-
-
-def public_url(url: str | None) -> str:
-    """`url` without any `user:password@` part ("-" when there is no URL)."""
-    if not url:
-        return "-"
-    parts = urlsplit(url)
-    if not (parts.username or parts.password):
-        return url
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _positive_seconds(text: str) -> float:

@@ -33,6 +33,7 @@ from infrastructure.llm.config.strategies import (
     RotationStrategy,
 )
 from infrastructure.llm.config.targets import FallbackTarget, echelon_name
+from infrastructure.llm.redaction import redact
 
 Provider = Literal["openai", "anthropic", "mock"]
 
@@ -43,10 +44,12 @@ _GROUP_NAME = re.compile(r"^[^.\s]+$")
 
 
 def _check_url(value: str) -> str:
-    """Accept only http(s) URLs."""
+    """Accept only http(s) URLs. A value that is no URL at all is not echoed: it may be a key
+    pasted into the wrong field."""
     if not _URL.match(value):
+        got = repr(redact(value)) if "://" in value else "a value that is not a URL (not shown)"
         raise ValueError(
-            f"expected an http:// or https:// URL such as http://127.0.0.1:8000/v1, got {value!r}"
+            f"expected an http:// or https:// URL such as http://127.0.0.1:8000/v1, got {got}"
         )
     return value
 

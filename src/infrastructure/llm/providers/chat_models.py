@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import partial
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import openai
 from langchain_core.language_models import BaseChatModel
@@ -21,6 +22,7 @@ from infrastructure.llm.errors import LLMWrapperError
 from infrastructure.llm.providers import openai_errors as _openai_errors
 from infrastructure.llm.providers.mock import MockChatModel
 from infrastructure.llm.providers.transport import loop_clients, sync_client, unbound_client
+from infrastructure.llm.redaction import remember
 
 # vLLM and most self-hosted OpenAI-compatible servers accept any key; the SDK insists on one.
 _PLACEHOLDER_KEY = SecretStr("EMPTY")
@@ -135,8 +137,10 @@ def build_chat_models(
     params: dict[str, Any],
 ) -> ChatModels:
     """The models of one instance, with their own retries off: the router is the only retry
-    loop. OpenAI-compatible models are built when first used; a missing provider package
-    is reported now."""
+    loop. Its key, and any password in its URL, are masked in every text this package
+    writes from now on."""
+    remember(api_key.get_secret_value() if api_key is not None else None)
+    remember(urlsplit(base_url).password if base_url else None)
     if provider == "openai":
         return OpenAIModels(
             model=model,

@@ -24,6 +24,7 @@ from infrastructure.llm.errors import (
 )
 from infrastructure.llm.fleet.candidates import CandidateSet
 from infrastructure.llm.fleet.member import Member
+from infrastructure.llm.redaction import scrub
 from infrastructure.llm.resilience.admission import FREE_TICKET, Reason, Refusal, Ticket, Verdict
 from infrastructure.llm.resilience.error_classification import (
     ErrorKind,
@@ -157,7 +158,7 @@ def _walk(stage: Stage, call: CallRecord, streaming: bool) -> Steps[Served[Any]]
             value = yield Attempt(member, limit)
         except Exception as raised:
             limit.end()
-            exc = attempt_error(raised, limit, instance_id)
+            exc = scrub(attempt_error(raised, limit, instance_id))
             call.busy.discard(instance_id)
             call.instance_outcomes.append((instance_id, False))
             call.note_failure(instance_id, exc)

@@ -11,6 +11,7 @@ from langchain_core.messages.ai import UsageMetadata, add_usage
 from langchain_core.outputs import ChatGenerationChunk
 
 from infrastructure.llm.errors import StreamInterruptedError
+from infrastructure.llm.redaction import scrub
 from infrastructure.llm.resilience.admission import Verdict
 from infrastructure.llm.resilience.error_classification import attempt_error
 from infrastructure.llm.routing.call_record import CallRecord
@@ -69,7 +70,7 @@ class StreamRelay:
         says what broke it (a cut at the call's deadline reads as a timeout)."""
         self.failed = True
         instance = self.served.member.instance.id
-        cause = attempt_error(exc, self.served.limit, instance)
+        cause = scrub(attempt_error(exc, self.served.limit, instance))
         self.record.note_failure(instance, cause)
         return StreamInterruptedError(
             f"{routed_name}: stream from {instance} broke", "".join(self.parts), cause
