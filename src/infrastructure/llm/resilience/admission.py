@@ -23,13 +23,16 @@ class Gate:
 
 
 class Ticket:
-    """Permission for one attempt: whether it holds a concurrency slot and a half-open probe."""
+    """Permission for one attempt: whether it holds a concurrency slot and a half-open probe,
+    and what the state that issued it needs to settle it (`lease`: a networked state's claim
+    on its slot; None from an in-memory state)."""
 
-    __slots__ = ("probe", "slot")
+    __slots__ = ("lease", "probe", "slot")
 
-    def __init__(self, slot: bool, probe: bool) -> None:
+    def __init__(self, slot: bool, probe: bool, lease: object | None = None) -> None:
         self.slot = slot
         self.probe = probe
+        self.lease = lease
 
 
 FREE_TICKET = Ticket(False, False)

@@ -135,6 +135,16 @@ class SharedState(Protocol):
         """
         ...
 
+    def claim_probe(self, key: str, interval: float, now: float) -> bool:
+        """True when this caller should health-probe instance `key` now: across replicas, one
+        caller a key per `interval` seconds is told to."""
+        ...
+
+    def status(self) -> str:
+        """Where the records live now, for logs and stats: "memory", "shared", or "local
+        (degraded since <ISO-8601 UTC time>)" while a shared store is out of reach."""
+        ...
+
 
 class InMemoryState:
     """`SharedState` for one process: plain dicts behind one lock.
@@ -278,6 +288,12 @@ class InMemoryState:
                 else:
                     for key in [k for k in table if k.startswith(prefix)]:
                         del table[key]
+
+    def claim_probe(self, key: str, interval: float, now: float) -> bool:
+        return True  # one process: its own schedule already spaces the probes
+
+    def status(self) -> str:
+        return "memory"
 
     # -- helpers, called under the lock ------------------------------------------------------
 
