@@ -94,7 +94,33 @@ def error_summary(exc: BaseException, limit: int = 200) -> str:
     return lines[0][:limit] if lines else ""
 
 
-def describe_error(exc: BaseException) -> str:
-    """`ErrorType: first line of the message`, for histories, probes and final errors."""
+def describe_error(exc: BaseException, where: str = "") -> str:
+    """`ErrorType: first line of the message`, for histories, probes and final errors.
+
+    A message that starts with `where: ` loses that prefix (the caller names the place). A
+    terse client error ("Connection error.") is followed by its root cause, which says what
+    really happened ("[Errno 111] Connection refused").
+    """
     summary = error_summary(exc)
+    if where and summary.startswith(f"{where}: "):
+        summary = summary[len(where) + 2 :]
+    root = _root_cause(exc)
+    if root is not None and len(summary) < _TERSE:
+        detail = error_summary(root, _TERSE * 4)
+        if detail and detail not in summary:
+            summary = f"{summary} ({detail})" if summary else detail
     return f"{type(exc).__name__}: {summary}" if summary else type(exc).__name__
+
+
+# Messages shorter than this say too little alone: the root cause is added.
+_TERSE = 40
+
+
+def _root_cause(exc: BaseException) -> BaseException | None:
+    """The innermost explicit cause of `exc` (`raise ... from`), None when it has none."""
+    root = exc.__cause__
+    seen = {id(exc)}
+    while root is not None and root.__cause__ is not None and id(root) not in seen:
+        seen.add(id(root))
+        root = root.__cause__
+    return root

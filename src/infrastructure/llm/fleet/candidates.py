@@ -85,6 +85,12 @@ class CandidateSet:
                     del self._back_at[index]
                     self.rotation.set_benched(index, False)
 
+    def benched(self) -> tuple[int, float]:
+        """How many members are on the bench, and in how many seconds the first comes back."""
+        now = self._clock.now()
+        backs = [back_at for back_at in self._back_at.values() if back_at > now]
+        return len(backs), (min(backs) - now if backs else 0.0)
+
     def started(self, member: Member) -> None:
         """A call was admitted to `member`."""
         if self._counts_calls:

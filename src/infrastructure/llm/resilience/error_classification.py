@@ -93,6 +93,14 @@ _NETWORK_RETRYABLE = (
     OSError,
 )
 
+# A client that gave up waiting: the attempt's time limit ran out on the instance.
+_TIMEOUTS = (
+    openai.APITimeoutError,
+    *http_error_types("TimeoutException"),
+    TimeoutError,
+    asyncio.TimeoutError,
+)
+
 _MISCONFIGURED_STATUS = frozenset({401, 403, 404})
 _RETRYABLE_4XX = frozenset({408, 409, 429})
 
@@ -119,9 +127,10 @@ def classify(exc: BaseException) -> ErrorKind:
 
 
 def attempt_error(exc: Exception, limit: AttemptLimit, instance: str) -> Exception:
-    """What an attempt's error says, given what its limit saw: a request the limit cut is the
-    instance's slowness, whatever the client raised; an error raised after the server
-    answered 2xx, not about the network, means the answer was unusable. Else `exc` itself.
+    """What an attempt's error says, given what its limit saw: a request the limit cut, or a
+    client timeout, is the instance's slowness and names the time it had; an error raised
+    after the server answered 2xx, not about the network, means the answer was unusable.
+    Else `exc` itself.
 
     The new error keeps `exc` as its cause.
     """
@@ -129,6 +138,10 @@ def attempt_error(exc: Exception, limit: AttemptLimit, instance: str) -> Excepti
         error: Exception = AttemptTimeoutError(
             f"{instance}: no complete answer within {limit.timeout:.3g}s "
             f"(the server was still sending: {describe_error(exc)})"
+        )
+    elif isinstance(exc, _TIMEOUTS) and not isinstance(exc, LLMWrapperError):
+        error = AttemptTimeoutError(
+            f"{instance}: no answer within {limit.timeout:.3g}s ({describe_error(exc)})"
         )
     elif (
         limit.answered

@@ -28,6 +28,11 @@ class Limits:
     concurrency_limit: int | None = None
     rpm_limit: int | None = None
 
+    @property
+    def name(self) -> str:
+        """What the limits belong to, for messages: the key without its namespace."""
+        return self.key.partition(":")[2] or self.key
+
     def __post_init__(self) -> None:
         if self.concurrency_limit is not None and self.concurrency_limit < 1:
             raise ValueError(
@@ -64,14 +69,14 @@ class CapacityWait:
         if token_wait > 0.0:
             if token_wait > left:
                 raise NoCapacityError(
-                    f"{limits.key}: rpm limit {limits.rpm_limit} reached; the next call is "
+                    f"{limits.name}: rpm limit {limits.rpm_limit} reached; the next call is "
                     f"allowed in {token_wait:.2f}s, later than this attempt may wait "
                     f"({max(left, 0.0):.2f}s)"
                 )
             return token_wait
         if left <= 0.0:
             raise NoCapacityError(
-                f"{limits.key}: concurrency limit {limits.concurrency_limit} reached and no "
+                f"{limits.name}: concurrency limit {limits.concurrency_limit} reached and no "
                 f"slot came free in the {now - self._started:.2f}s this attempt could wait"
             )
         pause = min(self._poll, left)

@@ -28,6 +28,7 @@ class CallRecord:
         "hedges",
         "hops",
         "instance_outcomes",
+        "out_of_time",
         "outrun",
         "rejection",
         "rejection_confirmed",
@@ -48,6 +49,8 @@ class CallRecord:
         """The first refusal of the request (400, 422), until another instance confirms or
         answers it."""
         self.rejection_confirmed = False
+        self.out_of_time = False
+        """Set when a retry was due but the deadline left no time for it."""
         self.outrun = False
         """Set on a hedge lane that another lane, started after it, beat: its attempt in
         flight is cancelled as too slow (it counts against the instance)."""
@@ -59,7 +62,7 @@ class CallRecord:
 
     def note_failure(self, where: str, exc: BaseException) -> None:
         """Remember a failure as `where: ErrorType: message` for the final error."""
-        self.failures.append(f"{where}: {describe_error(exc)}")
+        self.failures.append(f"{where}: {describe_error(exc, where)}")
 
     def lane(self) -> CallRecord:
         """A record for one hedge lane: same deadline and busy set, its own counts."""
@@ -73,3 +76,4 @@ class CallRecord:
         self.instance_outcomes.extend(lane.instance_outcomes)
         self.failures.extend(lane.failures)
         self.hops.extend(lane.hops)
+        self.out_of_time = self.out_of_time or lane.out_of_time

@@ -181,11 +181,12 @@ def _walk(stage: Stage, call: CallRecord, streaming: bool) -> Steps[Served[Any]]
                 (kind is not ErrorKind.FATAL or confirm)
                 and not isinstance(exc, _LEAVES_STAGE)
                 and attempts < stage.max_attempts
-                and call.deadline.remaining() > 0.0
             ):
-                if confirm or not stage.sticky:
+                if call.deadline.remaining() <= 0.0:
+                    call.out_of_time = True
+                elif confirm or not stage.sticky:
                     found = yield from _scan(candidates, call, offered)
-                if type(found) is not tuple and not confirm:  # a refusal is confirmed at once
+                if type(found) is not tuple and not confirm and not call.out_of_time:
                     waiting = found is not None and found.waiting is not None
                     pause = 0.0 if waiting else _backoff(attempts, exc)
                     if call.deadline.remaining() > pause:
@@ -193,6 +194,8 @@ def _walk(stage: Stage, call: CallRecord, streaming: bool) -> Steps[Served[Any]]
                             yield Pause(pause)
                         prefer = member if stage.sticky else None
                         found = yield from acquire(candidates, call, tried, prefer, streaming)
+                    else:
+                        call.out_of_time = True
             if type(found) is not tuple:  # this stage is spent (a refusal: confirm at the next)
                 if exc is raised:
                     raise
@@ -258,9 +261,12 @@ def _wait_for_room(
     while True:
         waiting = found.waiting
         if waiting is None:
-            raise CircuitOpenError(found.describe(candidates.name))
+            raise CircuitOpenError(found.describe(candidates))
         if candidates.spill_over:
-            raise NoCapacityError(f"{candidates.name}: limits reached, spilling over")
+            raise NoCapacityError(
+                f"{candidates.name}: every instance is at its concurrency or rpm limit; "
+                "spilling over to the next target"
+            )
         now = call.deadline.clock.now()
         if wait is None:
             until = now + call.deadline.cap(waiting.echelon.timeout(streaming))
@@ -285,7 +291,7 @@ def _scan(
     for member in offered:
         if busy and member.instance.id in busy:
             scan = scan or _Scan()
-            scan.note(member, "busy in this call")
+            scan.note(member, "already serving this call (a hedge)")
             continue
         if scan is not None and member.gate.limits in scan.full:
             continue
@@ -303,7 +309,7 @@ def _scan(
 class _Scan:
     """Why a scan admitted nobody: the refusals, and the first member waiting for room."""
 
-    __slots__ = ("full", "named", "others", "token_wait", "waiting")
+    __slots__ = ("benched", "full", "named", "others", "token_wait", "waiting")
 
     def __init__(self) -> None:
         self.full: set[Any] = set()
@@ -311,6 +317,7 @@ class _Scan:
         self.token_wait = 0.0
         self.named: list[str] = []
         self.others = 0
+        self.benched = 0  # refused members this scan put on the bench
 
     def refused(self, member: Member, refusal: Refusal) -> None:
         if refusal.reason is Reason.FULL:
@@ -318,19 +325,43 @@ class _Scan:
             if self.waiting is None:
                 self.waiting = member
                 self.token_wait = refusal.wait
-        self.note(member, refusal.reason.value)
+        reason, wait = refusal.reason, refusal.wait
+        if reason is Reason.OPEN:
+            why = (
+                f"breaker open, half-open in {wait:.1f}s"
+                if wait
+                else "breaker half-open, probes out"
+            )
+        elif reason is Reason.COOLING_DOWN:
+            why = f"cooling down for {wait:.1f}s more"
+        else:
+            why = "at its concurrency or rpm limit"
+        if reason is not Reason.FULL and wait > 0.0:
+            self.benched += 1
+        self.note(member, why)
 
     def note(self, member: Member, why: str) -> None:
         if len(self.named) < _NAMED_REFUSALS:
-            self.named.append(f"{member.instance.id} {why}")
+            self.named.append(f"{member.instance.id}: {why}")
         else:
             self.others += 1
 
-    def describe(self, name: str) -> str:
-        detail = ", ".join(self.named) or "every instance is open, cooling down or busy"
+    def describe(self, candidates: CandidateSet) -> str:
+        """Why no member of `candidates` took the call, naming the first few refusals."""
+        parts = list(self.named)
         if self.others:
-            detail += f", and {self.others} more"
-        return f"{name}: no instance can take a call now ({detail})"
+            parts.append(f"{self.others} more refused")
+        out, back_in = candidates.benched()
+        out -= self.benched  # those named above
+        if out > 0:
+            noun = "instance" if out == 1 else "instances"
+            other = " other" if parts else ""
+            parts.append(
+                f"{out}{other} {noun} out after an open breaker or a cool-down, the first "
+                f"back in {back_in:.1f}s"
+            )
+        detail = "; ".join(parts) or "every instance is out"
+        return f"{candidates.name}: no instance can take a call now ({detail})"
 
 
 def _backoff(attempts: int, exc: BaseException) -> float:

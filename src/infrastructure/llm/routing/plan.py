@@ -56,11 +56,18 @@ class FallbackPlan:
 
     def exhausted(self, call: CallRecord, last: BaseException | None) -> AllTargetsFailedError:
         """The error of a call that no stage answered, listing every failure."""
-        names = ", ".join(stage.candidates.name for stage in self.stages)
+        count = call.attempts
+        if count:
+            why = f"no {self.unit} answered in {count} attempt{'' if count == 1 else 's'}"
+        else:
+            why = f"no {self.unit} could take the call"
+        if self.unit == "target":
+            why += " (targets " + ", ".join(s.candidates.name for s in self.stages) + ")"
+        if call.deadline.remaining() <= 0.0 or call.out_of_time:
+            why += f"; the call's deadline of {call.deadline.seconds:g}s left no time for more"
         detail = "; ".join(call.failures) or "no attempt could start"
         return AllTargetsFailedError(
-            f"{self.origin}: no {self.unit} answered ({call.attempts} attempts across "
-            f"{names}): {detail}",
+            f"{self.origin}: {why}: {detail}",
             attempts=call.failures,
             last_error=last,
         )

@@ -53,9 +53,10 @@ class PollingPoolWrapper(BaseLLMWrapper):
     def _resolve_pool(self) -> Self:
         if self.pool is None:
             if not (self.name and self.name.endswith(_WRAPPER_SUFFIX)):
+                named = f" {self.name!r}" if self.name else ""
                 raise LLMWrapperError(
-                    f"polling pool wrapper {self.name!r}: say which pool it routes "
-                    "(pool='name'), or name it '<pool>_wrapper'"
+                    f"polling pool wrapper{named} does not say which pool it routes: pass "
+                    "pool='name', or name the wrapper '<pool>_wrapper'"
                 )
             self.pool = self.name[: -len(_WRAPPER_SUFFIX)]
         if self.polling_pool_manager is None:

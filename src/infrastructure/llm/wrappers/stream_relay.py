@@ -10,7 +10,7 @@ from typing import Any
 from langchain_core.messages.ai import UsageMetadata, add_usage
 from langchain_core.outputs import ChatGenerationChunk
 
-from infrastructure.llm.errors import StreamInterruptedError
+from infrastructure.llm.errors import StreamInterruptedError, describe_error
 from infrastructure.llm.redaction import scrub
 from infrastructure.llm.resilience.admission import Verdict
 from infrastructure.llm.resilience.error_classification import attempt_error
@@ -73,7 +73,9 @@ class StreamRelay:
         cause = scrub(attempt_error(exc, self.served.limit, instance))
         self.record.note_failure(instance, cause)
         return StreamInterruptedError(
-            f"{routed_name}: stream from {instance} broke", "".join(self.parts), cause
+            f"{routed_name}: stream from {instance} broke: {describe_error(cause, instance)}",
+            "".join(self.parts),
+            cause,
         )
 
     def close(self) -> Verdict:
