@@ -9,17 +9,22 @@ import gc
 import warnings
 from typing import Any
 
+import pytest
+
 from infrastructure.llm.providers.transport import LoopClients, loop_clients
 from infrastructure.llm.wrappers.task_group import TaskGroupWrapper
 
 from conftest import StartSim, openai_model
 
+TRANSPORT_CLASSES = {"aiohttp": "AiohttpTransport", "httpx": "AsyncHTTPTransport"}
 
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
 def test_repeated_asyncio_run_just_works_and_closes_each_loops_clients(
-    start_sim: StartSim, manager_for: Any
+    transport: str, start_sim: StartSim, manager_for: Any
 ) -> None:
     sim = start_sim("healthy")
-    models = {"m": openai_model(sim.base_url)}
+    models = {"m": {**openai_model(sim.base_url), "async_transport": transport}}
     wrapper = TaskGroupWrapper(
         target="g", task_group_manager=manager_for(models, {"g": {"echelon1": {"models": ["m"]}}})
     )
@@ -40,6 +45,9 @@ def test_repeated_asyncio_run_just_works_and_closes_each_loops_clients(
     ]
     clients = [c for c, _ in runs]
     assert len({id(c) for c in clients}) == len(clients)  # a client per loop
-    assert all(c.client.is_closed for c in clients)  # each closed with its loop
+    assert all(list(c.clients) == [transport] for c in clients)  # the model's transport only
+    assert all(c.clients[transport].is_closed for c in clients)  # each closed with its loop
+    inner = clients[0].clients[transport]._transport._inner  # type: ignore[attr-defined]
+    assert type(inner).__name__ == TRANSPORT_CLASSES[transport]
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
     assert sim.stats.completed == 6

@@ -140,7 +140,7 @@ def test_unknown_model_field_lists_allowed_fields(write: Write, issue: Issue) ->
     assert found.path == "models.m.temprature"
     assert found.message == (
         "unknown field 'temprature'; allowed fields: "
-        "name, provider, model, base_url, api_key, params, endpoints"
+        "name, provider, model, base_url, api_key, params, endpoints, async_transport"
     )
 
 
@@ -170,3 +170,34 @@ def test_model_defined_in_two_files_is_rejected(write: Write, issue: Issue) -> N
     found = issue()
     assert (found.file, found.path) == (str(second), "models.m")
     assert found.message == (f"model 'm' is already defined in {first}; model names must be unique")
+
+
+def test_an_openai_model_chooses_its_async_transport(write: Write, load: Load) -> None:
+    write(
+        "models/m.yaml",
+        "models:\n  m: {provider: openai, model: x, base_url: 'http://a/v1',"
+        " async_transport: httpx}\n",
+    )
+    assert load().models["m"].async_transport == "httpx"
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            "{provider: openai, model: x, base_url: 'http://a/v1', async_transport: curl}",
+            "unknown value 'curl'; expected one of 'aiohttp' or 'httpx'",
+        ),
+        (
+            "{provider: mock, model: x, async_transport: httpx}",
+            "only provider 'openai' has a choice of transport, not 'mock'",
+        ),
+    ],
+)
+def test_an_async_transport_that_cannot_be_used_is_rejected(
+    write: Write, issue: Issue, entry: str, message: str
+) -> None:
+    path = write("models/m.yaml", f"models:\n  m: {entry}\n")
+    found = issue()
+    assert (found.file, found.path) == (str(path), "models.m.async_transport")
+    assert message in found.message

@@ -36,9 +36,11 @@ from infrastructure.llm.config.targets import FallbackTarget, echelon_name
 from infrastructure.llm.redaction import redact
 
 Provider = Literal["openai", "anthropic", "mock"]
+AsyncTransport = Literal["aiohttp", "httpx"]
+"""The HTTP transport of an OpenAI-compatible model's async calls."""
 
 # Keys of `params` that have their own field on ModelConfig (api_key must stay a SecretStr).
-_RESERVED_PARAMS = frozenset({"model", "base_url", "api_key"})
+_RESERVED_PARAMS = frozenset({"model", "base_url", "api_key", "async_transport"})
 _URL = re.compile(r"^https?://[^\s/]+")
 _GROUP_NAME = re.compile(r"^[^.\s]+$")
 
@@ -184,6 +186,8 @@ class ModelConfig(StrictModel):
     api_key: SecretStr | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     endpoints: list[EndpointConfig] = Field(default_factory=list)
+    async_transport: AsyncTransport | None = None
+    """aiohttp (the default: about twice httpx's calls a second at 100 in flight) or httpx."""
 
     @model_validator(mode="after")
     def _check(self) -> ModelConfig:
@@ -191,6 +195,13 @@ class ModelConfig(StrictModel):
             (("params", key), f"{key!r} is a field of the model itself; set it outside params")
             for key in sorted(_RESERVED_PARAMS & self.params.keys())
         ]
+        if self.async_transport is not None and self.provider != "openai":
+            errors.append(
+                (
+                    ("async_transport",),
+                    f"only provider 'openai' has a choice of transport, not {self.provider!r}",
+                )
+            )
         if self.provider == "openai" and self.base_url is None:
             if not self.endpoints:
                 errors.append(

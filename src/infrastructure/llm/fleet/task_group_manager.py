@@ -116,6 +116,7 @@ class TaskGroupManager:
                         base_url=endpoint.base_url,
                         api_key=endpoint.api_key,
                         params=dict(model.params),
+                        async_transport=model.async_transport or "aiohttp",
                     ),
                     weight=endpoint.weight,
                 )

@@ -70,11 +70,12 @@ class OpenAIModels:
     The sync model is built at once, so bad settings fail when the fleet is built.
     """
 
-    __slots__ = ("_build", "_sync")
+    __slots__ = ("_build", "_sync", "_transport")
 
-    def __init__(self, **settings: Any) -> None:
+    def __init__(self, async_transport: str = "aiohttp", **settings: Any) -> None:
         self._build = partial(_chat_openai, **settings)
         self._sync = self._build(http_client=sync_client(), http_async_client=unbound_client())
+        self._transport = async_transport
 
     def sync(self) -> BaseChatModel:
         return self._sync
@@ -84,7 +85,7 @@ class OpenAIModels:
         model = clients.models.get(self)
         if model is None:
             model = clients.models[self] = self._build(
-                http_client=sync_client(), http_async_client=clients.client
+                http_client=sync_client(), http_async_client=clients.client(self._transport)
             )
         return model  # type: ignore[no-any-return]
 
@@ -135,14 +136,16 @@ def build_chat_models(
     base_url: str | None,
     api_key: SecretStr | None,
     params: dict[str, Any],
+    async_transport: str = "aiohttp",
 ) -> ChatModels:
     """The models of one instance, with their own retries off: the router is the only retry
     loop. Its key, and any password in its URL, are masked in every text this package
-    writes from now on."""
+    writes from now on. OpenAI-compatible models make async calls over `async_transport`."""
     remember(api_key.get_secret_value() if api_key is not None else None)
     remember(urlsplit(base_url).password if base_url else None)
     if provider == "openai":
         return OpenAIModels(
+            async_transport,
             model=model,
             base_url=base_url,
             api_key=api_key or _PLACEHOLDER_KEY,

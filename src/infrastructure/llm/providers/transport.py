@@ -5,11 +5,12 @@
   current attempt's limit, body included: a watchdog thread shuts the socket of a response
   whose attempt has not ended when its limit passes, so a server that drips its body cannot
   hold a call past its deadline.
-* One async client per event loop, aiohttp's transport when `aiohttp` is installed (about twice
-  the calls a second of httpx's at 100 in flight), else httpx's. It is closed when its loop
-  shuts down (`asyncio.run` closes async generators before it closes the loop, and each
-  loop's clients are closed from one), so scripts and Celery tasks may call `asyncio.run`
-  again and again. Async attempts are held to their limit by the driver (`asyncio.timeout`).
+* One async client per event loop and transport: aiohttp's (the default, about twice the
+  calls a second of httpx's at 100 in flight) or httpx's, as each model's `async_transport`
+  says. They are closed when their loop shuts down (`asyncio.run` closes async generators
+  before it closes the loop, and each loop's clients are closed from one), so scripts and
+  Celery tasks may call `asyncio.run` again and again. Async attempts are held to their limit
+  by the driver (`asyncio.timeout`).
 * Both transports note on the current `AttemptLimit` whether the server answered 2xx.
 
 Re-created after `fork()`: a worker forked from a parent that used the sync client starts
@@ -211,34 +212,54 @@ def _refused_connection(cause: BaseException | None) -> BaseException | None:
     return None
 
 
-def _async_transport() -> httpx2.AsyncBaseTransport:
-    try:
-        from openai._vendor.httpx_aiohttp import AiohttpTransport
-    except ImportError:  # aiohttp not installed: httpx's own transport
-        return httpx2.AsyncHTTPTransport(limits=_LIMITS)
-    return AiohttpTransport(limits=_LIMITS)
+def _async_transport(name: str) -> httpx2.AsyncBaseTransport:
+    """The transport called `name`: "aiohttp" (httpx's own when aiohttp is not installed) or
+    "httpx"."""
+    if name == "aiohttp":
+        try:
+            from openai._vendor.httpx_aiohttp import AiohttpTransport
+        except ImportError:  # aiohttp not installed: httpx's own transport
+            pass
+        else:
+            return AiohttpTransport(limits=_LIMITS)
+    elif name != "httpx":
+        raise ValueError(f"unknown async transport {name!r}; expected 'aiohttp' or 'httpx'")
+    return httpx2.AsyncHTTPTransport(limits=_LIMITS)
 
 
 class LoopClients:
-    """What one event loop owns: its async HTTP client and the objects built on it."""
+    """What one event loop owns: its async HTTP clients and the objects built on them."""
 
     def __init__(self) -> None:
-        self.client = httpx2.AsyncClient(
-            transport=_NotingAsyncTransport(_async_transport()),
-            timeout=_DEFAULT_TIMEOUT,
-            follow_redirects=True,
-        )
+        self._clients: dict[str, httpx2.AsyncClient] = {}
         self.models: dict[object, Any] = {}
-        """Objects built on `client` (an instance's chat model), by their owner."""
+        """Objects built on the clients (an instance's chat model), by their owner."""
         self._closer = self._close_with_loop()
 
+    @property
+    def clients(self) -> dict[str, httpx2.AsyncClient]:
+        """The clients opened so far, by transport name."""
+        return dict(self._clients)
+
+    def client(self, transport: str = "aiohttp") -> httpx2.AsyncClient:
+        """This loop's client over `transport`, created on first use."""
+        client = self._clients.get(transport)
+        if client is None:
+            client = self._clients[transport] = httpx2.AsyncClient(
+                transport=_NotingAsyncTransport(_async_transport(transport)),
+                timeout=_DEFAULT_TIMEOUT,
+                follow_redirects=True,
+            )
+        return client
+
     async def _close_with_loop(self) -> AsyncIterator[None]:
-        """Suspended from the start; the loop closes it at shutdown, closing the client."""
+        """Suspended from the start; the loop closes it at shutdown, closing the clients."""
         try:
             yield
         finally:
             self.models.clear()
-            await self.client.aclose()
+            for client in self._clients.values():
+                await client.aclose()
 
     def arm(self) -> None:
         """Start the closer on the running loop, which registers it for closing at shutdown.
