@@ -1,0 +1,205 @@
+"""The concurrency slots this process holds in Redis, as leases that expire unless renewed.
+
+A slot is a member of the limits' sorted set, scored by its expiry (server time). While a call
+runs, a background thread renews every lease this process holds (every `lease_time / 3`), so
+long streams keep their slots; a process that dies stops renewing, and its slots come back to
+everyone within `lease_time`. Slots given back are sent by the same thread at once, batched in
+one pipeline, or with this process's next admit on the same limits, whichever comes first: the
+caller never waits for it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import secrets
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+# Leases renewed per script call: bounds one call's size when a process holds very many.
+_RENEW_BATCH = 500
+
+
+class Lease:
+    """What a ticket from Redis carries: the slot it holds (the sorted set `key` and its
+    `member` there; both None when it holds none) and whether the breaker was closed with no
+    failures when it was admitted (then a success has nothing to write)."""
+
+    __slots__ = ("clean", "key", "member")
+
+    def __init__(self, key: str | None, member: str | None, clean: bool) -> None:
+        self.key = key
+        self.member = member
+        self.clean = clean
+
+
+CLEAN = Lease(None, None, True)
+"""The lease of a Redis ticket without a slot, admitted with its breaker clean."""
+DIRTY = Lease(None, None, False)
+"""The lease of a Redis ticket without a slot, admitted with failures counted."""
+
+
+class LeaseKeeper:
+    """Renews the leases this process holds and gives back the ones it is done with.
+
+    `renew(keys, args)` runs the renew script and `pipeline()` gives a non-transactional
+    pipeline, both on a sync client; `active()` says whether Redis is in use (no renewals
+    while it is not); `lost(exc)` is told of every Redis error.
+    """
+
+    def __init__(
+        self,
+        renew: Callable[[list[str], list[Any]], Any],
+        pipeline: Callable[[], Any],
+        lease_time: float,
+        active: Callable[[], bool],
+        lost: Callable[[BaseException], None],
+        errors: tuple[type[BaseException], ...],
+    ) -> None:
+        self._renew = renew
+        self._pipeline = pipeline
+        self.lease_time = lease_time
+        self._active = active
+        self._lost = lost
+        self._errors = errors
+        self._closed = False
+        self._start_over()
+        _keepers.add(self)
+
+    def _start_over(self) -> None:
+        """No leases, no thread, a fresh member prefix: at birth, and in a forked child."""
+        self._prefix = f"{os.getpid()}.{secrets.token_hex(4)}."
+        self._ids = itertools.count()
+        self._held: dict[str, str] = {}  # member -> slots key
+        self._pending: dict[str, list[str]] = {}  # slots key -> members to give back
+        self._wake = threading.Condition(threading.Lock())
+        self._sending = threading.Lock()  # one batch of releases on its way at a time
+        self._thread: threading.Thread | None = None
+
+    def new_member(self) -> str:
+        """A lease member no other process or lease uses."""
+        return f"{self._prefix}{next(self._ids)}"
+
+    def hold(self, lease: Lease) -> None:
+        """Keep renewing `lease` until it is released or forgotten."""
+        self._held[lease.member] = lease.key  # type: ignore[index]
+        if self._thread is None:
+            self._start_thread()
+
+    def release(self, lease: Lease) -> None:
+        """Give `lease`'s slot back soon, without waiting."""
+        self._held.pop(lease.member, None)  # type: ignore[arg-type]
+        self.give_back(lease.key, [lease.member])  # type: ignore[arg-type, list-item]
+
+    def give_back(self, key: str, members: list[str]) -> None:
+        """Remove `members` from the slots set `key` soon (those not there are ignored)."""
+        with self._wake:
+            self._pending.setdefault(key, []).extend(members)
+            self._wake.notify()
+        if self._thread is None:
+            self._start_thread()
+
+    def release_one(self, key: str) -> bool:
+        """Give back one lease this process holds in the slots set `key`; False if none."""
+        for member, held_key in list(self._held.items()):
+            if held_key == key:
+                self.release(Lease(key, member, False))
+                return True
+        return False
+
+    def forget(self, lease: Lease) -> None:
+        """Stop renewing `lease`: a script gave its slot back, or it is left to expire."""
+        self._held.pop(lease.member, None)  # type: ignore[arg-type]
+
+    def take_pending(self, key: str) -> list[str]:
+        """The members of `key` waiting to be given back, for a script about to send them."""
+        if key not in self._pending:
+            return []
+        with self._wake:
+            return self._pending.pop(key, [])
+
+    def flush(self) -> None:
+        """Send the releases waiting now, and wait for any batch already on its way."""
+        with self._sending:
+            self._send_releases()
+
+    def close(self) -> None:
+        """Send what is pending and stop the thread; leases still held are left to expire."""
+        self.flush()
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=1.0)
+
+    # -- the background thread -------------------------------------------------------------
+
+    def _start_thread(self) -> None:
+        with self._wake:
+            if self._thread is not None or self._closed:
+                return
+            self._thread = threading.Thread(
+                target=self._run, name="llm-wrappers-redis-leases", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self) -> None:
+        interval = self.lease_time / 3
+        next_renewal = time.monotonic() + interval
+        while True:
+            with self._wake:
+                while not self._pending and not self._closed:
+                    left = next_renewal - time.monotonic()
+                    if left <= 0.0:
+                        break
+                    self._wake.wait(left)
+                if self._closed:
+                    return
+            with self._sending:
+                self._send_releases()
+            if time.monotonic() >= next_renewal:
+                next_renewal = time.monotonic() + interval
+                self._send_renewals()
+
+    def _send_releases(self) -> None:
+        """One pipeline with every pending release; on error they are left to expire."""
+        with self._wake:
+            batch, self._pending = self._pending, {}
+        if not batch:
+            return
+        try:
+            pipe = self._pipeline()
+            for key, members in batch.items():
+                pipe.zrem(key, *members)
+            pipe.execute()
+        except self._errors as exc:
+            self._lost(exc)
+
+    def _send_renewals(self) -> None:
+        """Push the expiry of every held lease `lease_time` past the server's now."""
+        if not self._held or not self._active():
+            return
+        held = list(self._held.items())
+        try:
+            for start in range(0, len(held), _RENEW_BATCH):
+                chunk = held[start : start + _RENEW_BATCH]
+                members = [member for member, _ in chunk]
+                self._renew([key for _, key in chunk], [self.lease_time, *members])
+        except self._errors as exc:
+            self._lost(exc)
+
+
+_keepers: weakref.WeakSet[LeaseKeeper] = weakref.WeakSet()
+
+
+def _forget_after_fork() -> None:
+    """A forked child holds none of its parent's leases and has none of its threads."""
+    for keeper in list(_keepers):
+        keeper._start_over()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
