@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import weakref
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from infrastructure.llm.resilience.redis import scripts
@@ -93,11 +93,13 @@ def check(client: Any) -> None:
 
 
 class _LoopClient:
-    """The async client of one event loop and its scripts; closed with the loop."""
+    """The async client of one event loop and its scripts; closed with the loop, which then
+    calls `forget` (the client holds the loop: whoever keeps it must let it go)."""
 
-    def __init__(self, url: str, op_timeout: float) -> None:
+    def __init__(self, url: str, op_timeout: float, forget: Callable[[], object]) -> None:
         self.client = async_client(url, op_timeout)
         self.scripts = Scripts(self.client)
+        self._forget = forget
         self._closer = self._close_with_loop()
         # Taking the closer's first step hands it to the running loop, which closes it (and
         # with it the client) when it shuts down its async generators.
@@ -108,6 +110,7 @@ class _LoopClient:
         try:
             yield
         finally:
+            self._forget()
             await self.client.aclose()
 
     async def aclose(self) -> None:
@@ -115,26 +118,26 @@ class _LoopClient:
 
 
 class LoopClients:
-    """One async client of `url` for each event loop that asks, created on first use."""
+    """One async client of `url` for each event loop that asks, created on first use and
+    closed when its loop shuts down (or by `aclose`, for a loop closed by hand)."""
 
     def __init__(self, url: str, op_timeout: float) -> None:
         self._url = url
         self._op_timeout = op_timeout
-        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClient] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._loops: dict[asyncio.AbstractEventLoop, _LoopClient] = {}
 
     def scripts(self) -> Scripts:
         """The running loop's scripts. Call it from the loop's thread."""
         loop = asyncio.get_running_loop()
         current = self._loops.get(loop)
         if current is None:
-            current = self._loops[loop] = _LoopClient(self._url, self._op_timeout)
+            forget = functools.partial(self._loops.pop, loop, None)
+            current = self._loops[loop] = _LoopClient(self._url, self._op_timeout, forget)
         return current.scripts
 
     async def aclose(self) -> None:
         """Close the running loop's client now (a loop about to close without the shutdown
         `asyncio.run` does)."""
-        current = self._loops.pop(asyncio.get_running_loop(), None)
+        current = self._loops.get(asyncio.get_running_loop())
         if current is not None:
             await current.aclose()
