@@ -1,0 +1,199 @@
+"""What RedisState adds to the contract: one round trip a call, slots as leases that live as
+long as their call and come back promptly, operator views, and keys kept under the prefix."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import pytest
+import redis
+
+from infrastructure.llm.clock import FakeClock
+from infrastructure.llm.resilience.admission import Gate, Reason, Refusal, Ticket, Verdict
+from infrastructure.llm.resilience.circuit_breaker import BreakerPolicy
+from infrastructure.llm.resilience.limits import Limits
+from infrastructure.llm.resilience.redis import RedisState
+from infrastructure.llm.resilience.state import CLOSED_RECORD
+
+from .conftest import MakeState, RedisServer
+
+POLICY = BreakerPolicy(failure_threshold=1, recovery_time=30.0, half_open_requests=1)
+
+
+def gate(name: str = "i", concurrency: int | None = None) -> Gate:
+    limits = Limits(f"limits:{name}", concurrency) if concurrency else None
+    return Gate(f"instance:{name}", f"breaker:{name}", POLICY, limits)
+
+
+def ticket(answer: Ticket | Refusal) -> Ticket:
+    assert type(answer) is Ticket, f"refused: {answer.reason}"  # type: ignore[union-attr]
+    return answer  # type: ignore[return-value]
+
+
+# Commands the admit script runs inside the server, and those a new connection sends.
+INSIDE_SCRIPTS = {"time", "get", "hmget", "zrem", "zremrangebyscore", "zcard", "zadd", "pexpire"}
+CONNECTING = {"hello", "client|setinfo"}
+
+
+def round_trips(server: RedisServer, work: Callable[[], None]) -> dict[str, int]:
+    """The commands clients sent to `server` while `work` ran, by name, apart from those run
+    inside scripts (INFO counts those too) and those a new connection sends."""
+    client = redis.Redis.from_url(server.url)
+    try:
+        before = client.info("commandstats")
+        work()
+        after = client.info("commandstats")
+    finally:
+        client.close()
+    sent = {}
+    for stat, value in after.items():
+        name = stat.removeprefix("cmdstat_")
+        calls = value["calls"] - before.get(stat, {"calls": 0})["calls"]
+        if calls and name not in INSIDE_SCRIPTS | CONNECTING | {"info"}:
+            sent[name] = calls
+    return sent
+
+
+# -- the hot path ---------------------------------------------------------------------------
+
+
+def test_a_call_costs_one_round_trip(redis_server: RedisServer) -> None:
+    state = RedisState(redis_server.url, clock=FakeClock())
+    g, limited = gate(), gate("l", concurrency=4)
+
+    def calls(to: Gate) -> None:
+        for _ in range(20):
+            state.settle(to, ticket(state.admit(to, 0.0)), Verdict.ANSWERED, 0.0)
+
+    try:
+        calls(g)  # connected
+        assert round_trips(redis_server, lambda: calls(g)) == {"evalsha": 20}
+        # Slots go back beside the calls (ZREM in the background, or inside the next admit).
+        assert round_trips(redis_server, lambda: calls(limited)) == {"evalsha": 20}
+    finally:
+        state.close()
+
+
+def test_an_async_call_costs_one_round_trip(redis_server: RedisServer) -> None:
+    state = RedisState(redis_server.url, clock=FakeClock())
+    g = gate()
+
+    async def calls() -> None:
+        for _ in range(20):
+            await state.asettle(g, ticket(await state.aadmit(g, 0.0)), Verdict.ANSWERED, 0.0)
+
+    try:
+        asyncio.run(calls())
+        assert round_trips(redis_server, lambda: asyncio.run(calls())) == {"evalsha": 20}
+    finally:
+        state.close()
+
+
+def test_a_success_after_failures_clears_them_with_one_more_step(make_state: MakeState) -> None:
+    state = make_state()
+    g = Gate("instance:i", "breaker:i", BreakerPolicy(3, 30.0, 1), None)
+    state.settle(g, ticket(state.admit(g, 0.0)), Verdict.FAILED, 0.0)
+    state.settle(g, ticket(state.admit(g, 0.0)), Verdict.ANSWERED, 0.0)
+    assert state.breaker_record("breaker:i") is CLOSED_RECORD
+
+
+# -- slots as leases ------------------------------------------------------------------------
+
+
+def test_a_slot_given_back_is_free_for_other_replicas_within_50ms(make_state: MakeState) -> None:
+    a, b = make_state(), make_state()
+    g = gate(concurrency=1)
+    for _ in range(5):
+        a.settle(g, ticket(a.admit(g, 0.0)), Verdict.ANSWERED, 0.0)
+        given_back = time.monotonic()
+        while type(answer := b.admit(g, 0.0)) is not Ticket:
+            assert answer.reason is Reason.FULL
+            assert time.monotonic() - given_back < 0.05
+            time.sleep(0.001)
+        b.settle(g, answer, Verdict.ANSWERED, 0.0)
+        b.flush()
+
+
+def test_a_replica_reuses_a_slot_it_just_gave_back(make_state: MakeState) -> None:
+    state = make_state()
+    g = gate(concurrency=1)
+    for _ in range(50):
+        state.settle(g, ticket(state.admit(g, 0.0)), Verdict.ANSWERED, 0.0)
+
+
+def test_a_long_stream_keeps_its_slot_past_the_lease_time(make_state: MakeState) -> None:
+    a, b = make_state(lease_time=0.3), make_state(lease_time=0.3)
+    g = gate(concurrency=1)
+    stream = ticket(a.admit(g, 0.0))
+    a.settle(g, stream, Verdict.STREAM_OPENED, 0.0)
+    time.sleep(0.8)
+    assert b.in_flight("limits:i") == 1
+    assert type(b.admit(g, 0.0)) is Refusal
+    a.settle(g, stream, Verdict.STREAM_ENDED, 0.0)
+    a.flush()
+    assert b.in_flight("limits:i") == 0
+
+
+def test_a_closed_state_leaves_its_slots_to_expire(make_state: MakeState) -> None:
+    a, b = make_state(lease_time=0.3), make_state(lease_time=0.3)
+    g = gate(concurrency=1)
+    ticket(a.admit(g, 0.0))
+    a.close()
+    assert b.in_flight("limits:i") == 1
+    time.sleep(0.35)
+    assert b.in_flight("limits:i") == 0
+    ticket(b.admit(g, 0.0))
+
+
+# -- operators ------------------------------------------------------------------------------
+
+
+def test_snapshot_lists_what_replicas_share(make_state: MakeState) -> None:
+    a, b = make_state(), make_state()
+    failing, limited = gate("f"), gate("l", concurrency=3)
+    a.settle(failing, ticket(a.admit(failing, 0.0)), Verdict.FAILED, 0.0, 5.0)
+    ticket(a.admit(limited, 0.0))
+    a.record_health("pool:p:i", False, 1, 0.0)
+    view = b.snapshot()
+    assert view["status"] == "shared"
+    breaker = view["breakers"]["breaker:f"]
+    assert (breaker["state"], breaker["consecutive_failures"]) == ("open", 1)
+    assert 29.0 < breaker["seconds_until_half_open"] <= 30.0
+    assert 4.0 < view["cooldowns"]["instance:f"] <= 5.0
+    assert view["slots"] == {"limits:l": 1}
+    health = view["health"]["pool:p:i"]
+    assert health["healthy"] is False and health["since"].endswith("+00:00")
+    b.reset_breaker("breaker:f")
+    assert a.breaker_record("breaker:f") is CLOSED_RECORD
+
+
+def test_reset_touches_only_keys_under_the_prefix(
+    make_state: MakeState, redis_url: str, key_prefix: str
+) -> None:
+    odd = key_prefix + "[a]*:"  # glob characters in the prefix match only themselves
+    state = make_state(key_prefix=odd)
+    state.settle(gate(), ticket(state.admit(gate(), 0.0)), Verdict.FAILED, 0.0)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.set(key_prefix + "a:breaker:x", "kept")
+        client.set(key_prefix + "abreaker:x", "kept")
+        state.reset()
+        assert client.get(key_prefix + "a:breaker:x") == b"kept"
+        assert client.get(key_prefix + "abreaker:x") == b"kept"
+        assert list(client.scan_iter(match=f"{key_prefix}[[]*")) == []
+    finally:
+        client.close()
+
+
+def test_the_password_stays_out_of_reprs_and_logs(caplog: pytest.LogCaptureFixture) -> None:
+    url = "redis://:hunter2-secret-pass@127.0.0.1:9/0"
+    state = RedisState(url, op_timeout=0.1, clock=FakeClock())
+    try:
+        assert "hunter2" not in repr(state)
+        assert "127.0.0.1:9" in repr(state)
+        assert "hunter2" not in caplog.text
+        assert "127.0.0.1:9" in caplog.text
+    finally:
+        state.close()
