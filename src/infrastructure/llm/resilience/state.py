@@ -10,8 +10,9 @@ await `aadmit`/`asettle` unless the state is `local`, whose operations never blo
 `SharedState` protocol. Keys name one limiter, breaker, instance or health record; each kind
 of record lives in its own namespace.
 
-Times (`now`, `opened_at`, `since`) come from the caller's `Clock`. A shared store needs
-callers whose clocks share a time base (wall time), since monotonic clocks differ per process.
+Times (`now`, `opened_at`, `since`) come from the caller's `Clock`. A networked store keeps
+time by its own clock and hands records back in the caller's (`RedisState` reads the server's
+clock in every step), so replicas need not agree on the time.
 """
 
 from __future__ import annotations

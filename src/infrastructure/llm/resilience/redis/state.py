@@ -75,6 +75,11 @@ class RedisState:
         clock: Clock | None = None,
     ) -> None:
         require_redis()
+        if op_timeout <= 0 or lease_time <= 0:
+            raise ValueError(
+                f"RedisState needs op_timeout > 0 and lease_time > 0 "
+                f"(got {op_timeout}, {lease_time})"
+            )
         self.where = public_url(url)
         self.key_prefix = key_prefix
         self._keys = KeySchema(key_prefix)
