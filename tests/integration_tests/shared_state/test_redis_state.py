@@ -136,6 +136,14 @@ def test_a_long_stream_keeps_its_slot_past_the_lease_time(make_state: MakeState)
     assert b.in_flight("limits:i") == 0
 
 
+def test_a_ticket_dropped_without_settling_gives_its_slot_back(make_state: MakeState) -> None:
+    a, b = make_state(lease_time=0.3), make_state(lease_time=0.3)
+    g = gate(concurrency=1)
+    ticket(a.admit(g, 0.0))  # and forgotten: nobody can settle it now
+    time.sleep(0.4)
+    assert b.in_flight("limits:i") == 0
+
+
 def test_a_closed_state_leaves_its_slots_to_expire(make_state: MakeState) -> None:
     a, b = make_state(lease_time=0.3), make_state(lease_time=0.3)
     g = gate(concurrency=1)

@@ -148,23 +148,35 @@ def test_an_admit_may_carry_the_releases_of_its_limits(
     assert fake.removed == []
 
 
-def test_held_leases_are_renewed_until_released(keeper: LeaseKeeper, fake: FakeRedis) -> None:
-    keeper.hold(Lease("s:a", "m1", True))
-    keeper.hold(Lease("s:b", "m2", True))
+def renewed(fake: FakeRedis) -> tuple[list[str], list[Any]]:
+    """The next renewal the keeper sends."""
+    fake.renewed.clear()
     deadline = time.monotonic() + 1.0
     while not fake.renewed:
         assert time.monotonic() < deadline
         time.sleep(0.002)
-    keys, args = fake.renewed[-1]
+    return fake.renewed[-1]
+
+
+def test_held_leases_are_renewed_until_released(keeper: LeaseKeeper, fake: FakeRedis) -> None:
+    leases = [Lease("s:a", "m1", True), Lease("s:b", "m2", True)]
+    for lease in leases:
+        keeper.hold(lease)
+    keys, args = renewed(fake)
     assert sorted(zip(keys, args[1:], strict=True)) == [("s:a", "m1"), ("s:b", "m2")]
     assert args[0] == 0.03
     assert keeper.release_one("s:a")
     assert not keeper.release_one("s:a")
-    fake.renewed.clear()
-    while not fake.renewed:
-        assert time.monotonic() < deadline
-        time.sleep(0.002)
-    assert fake.renewed[-1][0] == ["s:b"]
+    assert renewed(fake)[0] == ["s:b"]
+
+
+def test_a_lease_whose_ticket_is_gone_is_left_to_expire(
+    keeper: LeaseKeeper, fake: FakeRedis
+) -> None:
+    kept = Lease("s:a", "kept", True)
+    keeper.hold(kept)
+    keeper.hold(Lease("s:a", "dropped", True))  # nobody holds it: its ticket was dropped
+    assert renewed(fake)[1][1:] == ["kept"]
 
 
 def test_a_failed_batch_is_dropped_and_reported(fake: FakeRedis) -> None:

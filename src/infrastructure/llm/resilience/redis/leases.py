@@ -3,7 +3,8 @@
 A slot is a member of the limits' sorted set, scored by its expiry (server time). While a call
 runs, a background thread renews every lease this process holds (every `lease_time / 3`), so
 long streams keep their slots; a process that dies stops renewing, and its slots come back to
-everyone within `lease_time`. Slots given back are sent by the same thread at once, batched in
+everyone within `lease_time`. So does the slot of a ticket dropped without being settled:
+the keeper holds its lease weakly. Slots given back are sent by the same thread at once, batched in
 one pipeline, or with this process's next admit on the same limits, whichever comes first: the
 caller never waits for it.
 """
@@ -28,7 +29,7 @@ class Lease:
     `member` there; both None when it holds none) and whether the breaker was closed with no
     failures when it was admitted (then a success has nothing to write)."""
 
-    __slots__ = ("clean", "key", "member")
+    __slots__ = ("__weakref__", "clean", "key", "member")
 
     def __init__(self, key: str | None, member: str | None, clean: bool) -> None:
         self.key = key
@@ -73,7 +74,8 @@ class LeaseKeeper:
         """No leases, no thread, a fresh member prefix: at birth, and in a forked child."""
         self._prefix = f"{os.getpid()}.{secrets.token_hex(4)}."
         self._ids = itertools.count()
-        self._held: dict[str, str] = {}  # member -> slots key
+        # member -> (slots key, the lease): renewed while its ticket lives
+        self._held: dict[str, tuple[str, weakref.ref[Lease]]] = {}
         self._pending: dict[str, list[str]] = {}  # slots key -> members to give back
         self._wake = threading.Condition(threading.Lock())
         self._sending = threading.Lock()  # one batch of releases on its way at a time
@@ -84,8 +86,8 @@ class LeaseKeeper:
         return f"{self._prefix}{next(self._ids)}"
 
     def hold(self, lease: Lease) -> None:
-        """Keep renewing `lease` until it is released or forgotten."""
-        self._held[lease.member] = lease.key  # type: ignore[index]
+        """Keep renewing `lease` until it is released, forgotten, or no longer referenced."""
+        self._held[lease.member] = (lease.key, weakref.ref(lease))  # type: ignore[index]
         if self._thread is None:
             self._start_thread()
 
@@ -104,7 +106,7 @@ class LeaseKeeper:
 
     def release_one(self, key: str) -> bool:
         """Give back one lease this process holds in the slots set `key`; False if none."""
-        for member, held_key in list(self._held.items()):
+        for member, (held_key, _) in list(self._held.items()):
             if held_key == key:
                 self.release(Lease(key, member, False))
                 return True
@@ -180,10 +182,16 @@ class LeaseKeeper:
             self._lost(exc)
 
     def _send_renewals(self) -> None:
-        """Push the expiry of every held lease `lease_time` past the server's now."""
+        """Push the expiry of every held lease `lease_time` past the server's now; leases
+        whose ticket is gone are let expire."""
         if not self._held or not self._active():
             return
-        held = list(self._held.items())
+        held = []
+        for member, (key, lease) in list(self._held.items()):
+            if lease() is None:
+                self._held.pop(member, None)
+            else:
+                held.append((member, key))
         try:
             for start in range(0, len(held), _RENEW_BATCH):
                 chunk = held[start : start + _RENEW_BATCH]
