@@ -72,7 +72,7 @@ class Outage:
         )
 
     def status(self) -> str:
-        """ "shared", or "local (degraded since <ISO-8601 UTC time>)"."""
+        """Where records live now: "shared", or "local (degraded since <ISO-8601 UTC>)"."""
         since = self.since
         if self.shared or since is None:
             return "shared"
