@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from infrastructure.llm.providers import transport as transports
 from infrastructure.llm.providers.transport import LoopClients, loop_clients
 from infrastructure.llm.wrappers.task_group import TaskGroupWrapper
 
@@ -47,6 +48,7 @@ def test_repeated_asyncio_run_just_works_and_closes_each_loops_clients(
     assert len({id(c) for c in clients}) == len(clients)  # a client per loop
     assert all(list(c.clients) == [transport] for c in clients)  # the model's transport only
     assert all(c.clients[transport].is_closed for c in clients)  # each closed with its loop
+    assert not set(map(id, clients)) & set(map(id, transports._loops.values()))  # and let go
     inner = clients[0].clients[transport]._transport._inner  # type: ignore[attr-defined]
     assert type(inner).__name__ == TRANSPORT_CLASSES[transport]
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]

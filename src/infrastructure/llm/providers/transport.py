@@ -26,7 +26,6 @@ import os
 import socket
 import threading
 import time
-import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -230,7 +229,8 @@ def _async_transport(name: str) -> httpx2.AsyncBaseTransport:
 class LoopClients:
     """What one event loop owns: its async HTTP clients and the objects built on them."""
 
-    def __init__(self) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
         self._clients: dict[str, httpx2.AsyncClient] = {}
         self.models: dict[object, Any] = {}
         """Objects built on the clients (an instance's chat model), by their owner."""
@@ -253,10 +253,12 @@ class LoopClients:
         return client
 
     async def _close_with_loop(self) -> AsyncIterator[None]:
-        """Suspended from the start; the loop closes it at shutdown, closing the clients."""
+        """Suspended from the start; the loop closes it at shutdown, closing the clients and
+        letting go of the loop."""
         try:
             yield
         finally:
+            _loops.pop(self._loop, None)
             self.models.clear()
             for client in self._clients.values():
                 await client.aclose()
@@ -274,9 +276,9 @@ class LoopClients:
         await self._closer.aclose()
 
 
-_loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopClients] = (
-    weakref.WeakKeyDictionary()
-)
+# Each loop's clients, until the loop shuts down. A plain dict: the clients hold their loop
+# (through the closer's finalizer), so weak keys would never be freed.
+_loops: dict[asyncio.AbstractEventLoop, LoopClients] = {}
 
 
 def loop_clients() -> LoopClients:
@@ -284,7 +286,7 @@ def loop_clients() -> LoopClients:
     loop = asyncio.get_running_loop()
     clients = _loops.get(loop)
     if clients is None:
-        clients = _loops[loop] = LoopClients()
+        clients = _loops[loop] = LoopClients(loop)
         clients.arm()
     return clients
 
