@@ -146,28 +146,34 @@ def test_release_gives_back_one_slot(replicas: Replicas) -> None:
     assert r.b.in_flight("limits:i") == 1
 
 
-def test_rpm_bucket_starts_full_then_refills(replicas: Replicas) -> None:
+def test_rpm_admits_a_burst_then_waits_for_the_oldest_to_leave_the_window(
+    replicas: Replicas,
+) -> None:
     r = replicas
-    g = gate(rpm=120)  # two a second
-    for index in range(120):
+    g = gate(rpm=6)
+    ticket(r.admit(r.a, g))  # the oldest: it leaves the window 60 s from now
+    r.advance(0.2)
+    for index in range(5):
         ticket(r.admit(r.a if index % 2 else r.b, g))
-    wait = refusal(r.admit(r.b, g), Reason.FULL).wait
-    assert 0.5 - SLACK <= wait <= 0.5
-    r.advance(wait)
-    ticket(r.admit(r.a, g))
+    for state in (r.a, r.b):  # six in the window, from either replica: full for both
+        wait = refusal(r.admit(state, g), Reason.FULL).wait
+        assert 59.8 - SLACK <= wait <= 59.8
+    r.advance(0.1)  # the window slides: the wait shrinks as time passes
+    wait = refusal(r.admit(r.a, g), Reason.FULL).wait
+    assert 59.7 - SLACK <= wait <= 59.7
 
 
-def test_a_missing_slot_takes_no_token_and_a_missing_token_no_slot(replicas: Replicas) -> None:
+def test_a_missing_slot_uses_no_rate_and_a_full_window_takes_no_slot(replicas: Replicas) -> None:
     r = replicas
     g = gate(concurrency=1, rpm=2)
     first = ticket(r.admit(r.a, g))
-    assert refusal(r.admit(r.b, g), Reason.FULL).wait == 0.0  # no slot: no token burned
+    assert refusal(r.admit(r.b, g), Reason.FULL).wait == 0.0  # no slot: not counted
     r.settle(r.a, g, first, Verdict.ANSWERED)
     r.flush()
-    r.settle(r.b, g, ticket(r.admit(r.b, g)), Verdict.ANSWERED)  # the second token
+    r.settle(r.b, g, ticket(r.admit(r.b, g)), Verdict.ANSWERED)  # the second of two a minute
     r.flush()
-    wait = refusal(r.admit(r.a, g), Reason.FULL).wait  # no token: the slot stays free
-    assert 30.0 - SLACK <= wait <= 30.0
+    wait = refusal(r.admit(r.a, g), Reason.FULL).wait  # no room: the slot stays free
+    assert 60.0 - SLACK <= wait <= 60.0
     assert r.b.in_flight("limits:i") == 0
 
 

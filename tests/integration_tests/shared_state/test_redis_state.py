@@ -1,5 +1,6 @@
 """What RedisState adds to the contract: one round trip a call, slots as leases that live as
-long as their call and come back promptly, operator views, and keys kept under the prefix."""
+long as their call and come back promptly, the rpm window as a log that slides and expires,
+operator views, and keys kept under the prefix."""
 
 from __future__ import annotations
 
@@ -20,16 +21,24 @@ from infrastructure.llm.resilience.state import CLOSED_RECORD
 from .conftest import MakeState, RedisServer
 
 POLICY = BreakerPolicy(failure_threshold=1, recovery_time=30.0, half_open_requests=1)
+# How far a wait may fall short of the ideal one: the server's clock runs on meanwhile.
+SLACK = 0.05
 
 
-def gate(name: str = "i", concurrency: int | None = None) -> Gate:
-    limits = Limits(f"limits:{name}", concurrency) if concurrency else None
+def gate(name: str = "i", concurrency: int | None = None, rpm: int | None = None) -> Gate:
+    limits = Limits(f"limits:{name}", concurrency, rpm) if concurrency or rpm else None
     return Gate(f"instance:{name}", f"breaker:{name}", POLICY, limits)
 
 
 def ticket(answer: Ticket | Refusal) -> Ticket:
     assert type(answer) is Ticket, f"refused: {answer.reason}"  # type: ignore[union-attr]
     return answer  # type: ignore[return-value]
+
+
+def refusal(answer: Ticket | Refusal, reason: Reason) -> Refusal:
+    assert type(answer) is Refusal, "admitted"
+    assert answer.reason is reason
+    return answer
 
 
 # Commands the admit script runs inside the server, and those a new connection sends.
@@ -61,7 +70,7 @@ def round_trips(server: RedisServer, work: Callable[[], None]) -> dict[str, int]
 
 def test_a_call_costs_one_round_trip(redis_server: RedisServer) -> None:
     state = RedisState(redis_server.url, clock=FakeClock())
-    g, limited = gate(), gate("l", concurrency=4)
+    g, limited, rated = gate(), gate("l", concurrency=4), gate("r", concurrency=4, rpm=1000)
 
     def calls(to: Gate) -> None:
         for _ in range(20):
@@ -72,6 +81,7 @@ def test_a_call_costs_one_round_trip(redis_server: RedisServer) -> None:
         assert round_trips(redis_server, lambda: calls(g)) == {"evalsha": 20}
         # Slots go back beside the calls (ZREM in the background, or inside the next admit).
         assert round_trips(redis_server, lambda: calls(limited)) == {"evalsha": 20}
+        assert round_trips(redis_server, lambda: calls(rated)) == {"evalsha": 20}
     finally:
         state.close()
 
@@ -153,6 +163,37 @@ def test_a_closed_state_leaves_its_slots_to_expire(make_state: MakeState) -> Non
     time.sleep(0.35)
     assert b.in_flight("limits:i") == 0
     ticket(b.admit(g, 0.0))
+
+
+# -- the rpm window -------------------------------------------------------------------------
+
+
+def test_the_rpm_window_slides_and_a_refusal_waits_exactly_enough(
+    make_state: MakeState, redis_url: str, key_prefix: str
+) -> None:
+    a, b = make_state(), make_state()
+    g = gate(rpm=3)
+    for state in (a, b, a):
+        ticket(state.admit(g, 0.0))
+    client = redis.Redis.from_url(redis_url)
+    try:
+        name = f"{key_prefix}rpm:limits:i"
+        assert client.zcard(name) == 3
+        assert 60_000 < client.pttl(name) <= 61_000
+        # Age the log instead of waiting a minute: admitted 59.8 s, 30 s and 0 s ago.
+        log = client.zrange(name, 0, -1, withscores=True)
+        first = log[0][1]
+        ages = (59.8, 30.0, 0.0)
+        client.zadd(name, {member: first - age for (member, _), age in zip(log, ages, strict=True)})
+        wait = refusal(b.admit(g, 0.0), Reason.FULL).wait
+        assert 0.2 - SLACK <= wait <= 0.2
+        time.sleep(wait)
+        ticket(a.admit(g, 0.0))  # exactly when the oldest left, not a moment later
+        assert client.zcard(name) == 3  # the admit trimmed what left the window
+        wait = refusal(b.admit(g, 0.0), Reason.FULL).wait
+        assert 29.8 - SLACK <= wait <= 29.8
+    finally:
+        client.close()
 
 
 # -- operators ------------------------------------------------------------------------------

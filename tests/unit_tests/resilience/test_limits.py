@@ -1,4 +1,4 @@
-"""Echelon limits: waiting within a deadline, spill-over, permits, rpm buckets (FakeClock).
+"""Echelon limits: waiting within a deadline, spill-over, permits, rpm windows (FakeClock).
 
 Limits are admitted the way a routed call admits them: the routing engine's `acquire`, run
 by the sync or async driver, over a one-instance target whose echelon has the limits.
@@ -199,16 +199,34 @@ def test_permit_release_is_idempotent_and_a_context_manager() -> None:
     assert state.in_flight("g.echelon1") == 0
 
 
-def test_rpm_waits_exactly_for_the_next_token() -> None:
+def test_rpm_waits_exactly_until_the_oldest_call_leaves_the_window() -> None:
     clock = FakeClock()
-    lim = limiter(clock, rpm=60)
-    for _ in range(60):
-        lim.acquire(deadline=0.0)
-    lim.acquire(deadline=5.0)
-    assert clock.sleeps == [pytest.approx(1.0)]
-    assert lim.try_acquire() is None
-    clock.advance(1.0)
+    lim = limiter(clock, rpm=3)
+    for _ in range(3):
+        lim.acquire(deadline=clock.now())
+        clock.advance(10.0)
+    lim.acquire(deadline=clock.now() + 45.0)  # at 30 s: the call at 0 s leaves at 60 s
+    assert clock.sleeps[-1] == pytest.approx(30.0) and clock.now() == pytest.approx(60.0)
+    assert lim.try_acquire() is None  # the calls at 10 and 20 s are still in the window
+    clock.advance(10.0)
     assert lim.try_acquire() is not None
+
+
+def test_rpm_lets_the_limit_through_in_any_minute_and_no_fewer() -> None:
+    clock = FakeClock()
+    lim = limiter(clock, rpm=5)
+    admitted, waited = [], []
+    for step in range(40):
+        sleeps = len(clock.sleeps)
+        lim.acquire(deadline=clock.now() + 60.0)
+        admitted.append(clock.now())
+        waited.append(len(clock.sleeps) > sleeps)
+        clock.advance(step % 4 * 2.5)  # bursts, then pauses
+    for i in range(5, 40):  # a call comes a minute after the fifth before it at the soonest ...
+        assert admitted[i] >= admitted[i - 5] + 60.0 - 1e-6
+        if waited[i]:  # ... and one that had to wait came exactly then
+            assert admitted[i] == pytest.approx(admitted[i - 5] + 60.0)
+    assert sum(waited) > 10
 
 
 def test_rpm_fails_fast_when_the_next_token_comes_after_the_deadline() -> None:
@@ -220,16 +238,16 @@ def test_rpm_fails_fast_when_the_next_token_comes_after_the_deadline() -> None:
     assert clock.now() == 0.0
 
 
-async def test_async_rpm_waits_for_the_refill() -> None:
+async def test_async_rpm_waits_for_the_window() -> None:
     clock = FakeClock()
     lim = limiter(clock, rpm=30)
     for _ in range(30):
         await lim.aacquire(deadline=0.0)
-    await lim.aacquire(deadline=10.0)
-    assert clock.now() == pytest.approx(2.0)
+    await lim.aacquire(deadline=90.0)
+    assert clock.now() == pytest.approx(60.0)
 
 
-def test_waiting_for_a_slot_burns_no_tokens_and_a_missing_token_frees_the_slot() -> None:
+def test_waiting_for_a_slot_uses_no_rate_and_a_full_window_takes_no_slot() -> None:
     clock = FakeClock()
     state = InMemoryState()
     lim = limiter(clock, concurrency=1, rpm=2, state=state)
@@ -237,9 +255,9 @@ def test_waiting_for_a_slot_burns_no_tokens_and_a_missing_token_frees_the_slot()
     with pytest.raises(NoCapacityError):
         lim.acquire(deadline=1.0)  # polls many times while the slot is taken
     held.release()
-    assert lim.try_acquire() is not None  # the second of two tokens is still there
+    assert lim.try_acquire() is not None  # the second of two calls a minute is still there
     state.release("g.echelon1")
-    assert lim.try_acquire() is None  # no token left ...
+    assert lim.try_acquire() is None  # no room in the window ...
     assert state.in_flight("g.echelon1") == 0  # ... and the slot was given back
 
 

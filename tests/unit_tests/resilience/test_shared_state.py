@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
+import random
 import threading
 
 import pytest
 
-from infrastructure.llm.resilience.admission import Gate, Ticket
+from infrastructure.llm.resilience.admission import Gate, Refusal, Ticket
 from infrastructure.llm.resilience.circuit_breaker import BreakerPolicy
 from infrastructure.llm.resilience.limits import Limits
 from infrastructure.llm.resilience.state import (
@@ -32,8 +34,8 @@ def try_acquire(state: SharedState, key: str, limit: int) -> bool:
     return isinstance(state.admit(gate, 0.0), Ticket)
 
 
-def take_token(state: SharedState, key: str, rpm: int, now: float) -> float:
-    """Admit one call under an rpm limit: 0.0, or the seconds until a token is there."""
+def admit_rpm(state: SharedState, key: str, rpm: int, now: float) -> float:
+    """Admit one call under an rpm limit: 0.0, or the seconds until the window has room."""
     gate = Gate(f"cooldown:{key}", f"breaker:{key}", POLICY, Limits(key, rpm_limit=rpm))
     answer = state.admit(gate, now)
     return 0.0 if isinstance(answer, Ticket) else answer.wait
@@ -75,27 +77,62 @@ def test_slots_hold_under_threads(state: SharedState) -> None:
     assert state.in_flight("e") == 50
 
 
-def test_bucket_starts_full_then_refills_continuously(state: SharedState) -> None:
-    for _ in range(60):
-        assert take_token(state, "r", 60, now=0.0) == 0.0
-    assert take_token(state, "r", 60, now=0.0) == pytest.approx(1.0)
-    assert take_token(state, "r", 60, now=0.25) == pytest.approx(0.75)
-    assert take_token(state, "r", 60, now=1.0) == 0.0
-    assert take_token(state, "r", 60, now=1.0) == pytest.approx(1.0)
+def test_rpm_admits_a_burst_then_waits_until_the_oldest_call_leaves(state: SharedState) -> None:
+    for _ in range(3):
+        assert admit_rpm(state, "r", 3, now=0.0) == 0.0
+    assert admit_rpm(state, "r", 3, now=0.0) == 60.0
+    assert admit_rpm(state, "r", 3, now=0.25) == 59.75
+    assert admit_rpm(state, "r", 3, now=60.0) == 0.0  # all three left at 60 s
+    assert admit_rpm(state, "r", 3, now=70.0) == 0.0
+    assert admit_rpm(state, "r", 3, now=80.0) == 0.0
+    assert admit_rpm(state, "r", 3, now=80.0) == 40.0  # the call at 60 s leaves at 120 s
 
 
-def test_bucket_never_holds_more_than_a_minute_of_tokens(state: SharedState) -> None:
-    assert take_token(state, "r", 2, now=0.0) == 0.0
-    assert take_token(state, "r", 2, now=0.0) == 0.0
-    assert take_token(state, "r", 2, now=1000.0) == 0.0
-    assert take_token(state, "r", 2, now=1000.0) == 0.0
-    assert take_token(state, "r", 2, now=1000.0) == pytest.approx(30.0)
+def test_rpm_never_admits_more_than_the_limit_in_any_minute(state: SharedState) -> None:
+    minute = 60.0 - 1e-6  # times that waited exactly may land an ulp short of a minute
+    rng = random.Random(12)
+    now, admitted = 0.0, []
+    while now < 600.0:
+        wait = admit_rpm(state, "r", 10, now)
+        if wait == 0.0:
+            admitted.append(now)
+        else:  # the wait is exactly until the oldest admission in the window leaves it
+            in_window = [t for t in admitted if t > now - minute]
+            assert len(in_window) == 10
+            assert wait == pytest.approx(in_window[0] + 60.0 - now)
+        now += rng.choice((0.0, rng.uniform(0.0, 5.0), wait))
+    assert max(bisect.bisect_left(admitted, t + minute) - i for i, t in enumerate(admitted)) == 10
+    assert len(admitted) == 10 * 10  # demand never let up: each of the ten minutes got its 10
 
 
-def test_bucket_ignores_a_clock_that_went_backwards(state: SharedState) -> None:
-    assert take_token(state, "r", 1, now=10.0) == 0.0
-    assert take_token(state, "r", 1, now=5.0) == pytest.approx(60.0)
-    assert take_token(state, "r", 1, now=70.0) == 0.0
+def test_rpm_waits_are_met_exactly(state: SharedState) -> None:
+    gate = Gate("cooldown:r", "breaker:r", POLICY, Limits("r", rpm_limit=1))
+    assert isinstance(state.admit(gate, 0.3), Ticket)
+    refused = state.admit(gate, 0.4)
+    assert isinstance(refused, Refusal)
+    now = 0.4 + refused.wait  # 60.3, whose `now - 60` rounds short of 0.3
+    assert isinstance(state.admit(gate, now), Ticket)
+
+
+def test_rpm_window_holds_under_threads(state: SharedState) -> None:
+    granted: list[float] = []
+
+    def grab() -> None:
+        for _ in range(100):
+            granted.append(admit_rpm(state, "r", 50, now=1.0))
+
+    threads = [threading.Thread(target=grab) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert granted.count(0.0) == 50
+
+
+def test_rpm_window_ignores_a_clock_that_went_backwards(state: SharedState) -> None:
+    assert admit_rpm(state, "r", 1, now=10.0) == 0.0
+    assert admit_rpm(state, "r", 1, now=5.0) == pytest.approx(65.0)
+    assert admit_rpm(state, "r", 1, now=70.0) == 0.0
 
 
 def test_breaker_record_defaults_to_closed_and_updates_atomically(state: SharedState) -> None:
@@ -122,14 +159,14 @@ def test_health_turns_unhealthy_at_the_threshold_and_back_on_success(
 def test_reset_by_prefix_and_whole(state: SharedState) -> None:
     try_acquire(state, "g1.e1", 5)
     try_acquire(state, "g2.e1", 5)
-    take_token(state, "g1.e1", 1, now=0.0)
+    admit_rpm(state, "g1.e1", 1, now=0.0)
     state.update_breaker("g1.e1.i0", lambda r: (BreakerRecord(CircuitState.OPEN, 1, 0.0), None))
     state.record_health("g1.e1.i0", False, 1, now=0.0)
 
     state.reset("g1.")
     assert state.in_flight("g1.e1") == 0
     assert state.in_flight("g2.e1") == 1
-    assert take_token(state, "g1.e1", 1, now=0.0) == 0.0
+    assert admit_rpm(state, "g1.e1", 1, now=0.0) == 0.0
     assert state.breaker_record("g1.e1.i0") is CLOSED_RECORD
     assert state.health("g1.e1.i0") is None
 

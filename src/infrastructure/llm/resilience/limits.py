@@ -1,9 +1,10 @@
 """Per-echelon limits: calls in flight (`concurrency_limit`) and calls a minute (`rpm_limit`).
 
 Counts live in a `SharedState`, so limits hold across replicas. The state checks both in the
-same step that admits a call (`SharedState.admit`): a rate token is taken only together with a
-slot, and the slot is given back when no token is there, so waiting callers neither burn tokens
-nor hog slots. A caller that finds no room waits as `CapacityWait` says.
+same step that admits a call (`SharedState.admit`): an admission counts against the rpm limit
+only together with a slot, and no slot is taken when the rpm limit has no room, so waiting
+callers neither use up the rate nor hog slots. A caller that finds no room waits as
+`CapacityWait` says.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from infrastructure.llm.errors import NoCapacityError
+
+RPM_WINDOW = 60.0
+"""Seconds of the sliding window in which `rpm_limit` counts admissions."""
 
 _FIRST_POLL = 0.001
 _MAX_POLL = 0.02
@@ -20,8 +24,9 @@ _MAX_POLL = 0.02
 class Limits:
     """The limits of one echelon, counted under `key`; either may be None (no limit).
 
-    The rpm limit is a token bucket of `rpm_limit` tokens refilled continuously, so up to
-    `rpm_limit` calls may go back to back after an idle minute.
+    The rpm limit is a sliding window: at most `rpm_limit` admissions in any trailing 60
+    seconds, each counted from the moment it was admitted. Up to `rpm_limit` calls may go at
+    once after an idle minute; then the next is allowed when the oldest leaves the window.
     """
 
     key: str
@@ -46,9 +51,9 @@ class CapacityWait:
     """How one caller waits for room under `limits` until `until` (a clock time).
 
     It polls with short sleeps that grow from 1 ms to 20 ms, since releases made by other
-    processes cannot signal it, or sleeps exactly until the next rpm token. It never sleeps
-    past `until`, and gives up at once when the next token comes later than that. Waiters are
-    not served in arrival order.
+    processes cannot signal it, or sleeps exactly until the rpm window has room again (when
+    its oldest admission leaves it). It never sleeps past `until`, and gives up at once when
+    the window has no room before then. Waiters are not served in arrival order.
     """
 
     __slots__ = ("_limits", "_poll", "_started", "_until")
@@ -60,7 +65,8 @@ class CapacityWait:
         self._poll = _FIRST_POLL
 
     def pause(self, now: float, token_wait: float) -> float:
-        """Seconds to sleep before trying again; `token_wait` > 0 when only a token is missing.
+        """Seconds to sleep before trying again; `token_wait` > 0 when the rpm limit is in
+        the way: the seconds until its window has room.
 
         Raises NoCapacityError when the caller may not wait that long.
         """

@@ -1,9 +1,9 @@
-"""The one state interface for what replicas must agree on: in-flight slots, rpm buckets,
+"""The one state interface for what replicas must agree on: in-flight slots, rpm windows,
 breaker records, cool-downs and instance health.
 
 The routing's hot path asks two questions per attempt, each one atomic step of the state:
 `admit` (may a call go to this instance now? checks its cool-down, breaker and limits, and
-takes a slot, a token and a probe together) and `settle` (what came of it). Async callers
+takes a slot, an rpm admission and a probe together) and `settle` (what came of it). Async callers
 await `aadmit`/`asettle` unless the state is `local`, whose operations never block.
 
 `InMemoryState` serves one process. A networked implementation plugs in behind the same
@@ -18,6 +18,7 @@ clock in every step), so replicas need not agree on the time.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
@@ -36,6 +37,7 @@ from infrastructure.llm.resilience.circuit_breaker import (
     release_probe,
     succeed,
 )
+from infrastructure.llm.resilience.limits import RPM_WINDOW
 from infrastructure.llm.resilience.records import (
     CLOSED_RECORD,
     BreakerRecord,
@@ -58,9 +60,9 @@ T = TypeVar("T")
 Transition = tuple[CircuitState, CircuitState]
 """A breaker's state before and after a step that changed it."""
 
-# A bucket this close to one whole token counts as holding it, so float rounding in the
-# refill can never leave a caller waiting for a few ulps forever.
-_TOKEN_EPSILON = 1e-9
+# An admission this close to leaving the window counts as gone, so float rounding in `now`
+# plus a refusal's wait can never leave a caller waiting for a few ulps forever.
+_WINDOW_EPSILON = 1e-9
 
 
 class SharedState(Protocol):
@@ -72,9 +74,11 @@ class SharedState(Protocol):
 
     def admit(self, gate: Gate, now: float) -> Ticket | Refusal:
         """One atomic step: refuse while the instance cools down or its breaker is open;
-        else take a concurrency slot and an rpm token (both, or neither) and, half-open, a
-        probe. A refusal's `wait` says when to look again: for FULL, until the next token (0
-        when only a slot is missing); for OPEN and COOLING_DOWN, until the instance is back.
+        else take a concurrency slot and record an rpm admission (both, or neither) and,
+        half-open, a probe. The rpm limit admits at most `rpm_limit` calls in any trailing
+        60 seconds. A refusal's `wait` says when to look again: for FULL, until the oldest
+        admission in the window leaves it (0 when only a slot is missing); for OPEN and
+        COOLING_DOWN, until the instance is back.
         """
         ...
 
@@ -159,7 +163,7 @@ class InMemoryState:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._in_flight: dict[str, int] = {}
-        self._buckets: dict[str, list[float]] = {}  # key -> [tokens, updated_at]
+        self._windows: dict[str, deque[float]] = {}  # key -> admission times, oldest first
         self._breakers: dict[str, BreakerRecord] = {}
         self._cooldowns: dict[str, float] = {}
         self._health: dict[str, HealthRecord] = {}
@@ -186,7 +190,7 @@ class InMemoryState:
                 if concurrency is not None and taken >= concurrency:
                     return Refusal(Reason.FULL)
                 if limits.rpm_limit is not None:
-                    wait = self._take_token(limits.key, limits.rpm_limit, now)
+                    wait = self._admit_in_window(limits.key, limits.rpm_limit, now)
                     if wait > 0.0:
                         return Refusal(Reason.FULL, wait)
                 if concurrency is not None:
@@ -282,7 +286,7 @@ class InMemoryState:
 
     def reset(self, prefix: str | None = None) -> None:
         with self._lock:
-            tables = (self._in_flight, self._buckets, self._breakers, self._cooldowns, self._health)
+            tables = (self._in_flight, self._windows, self._breakers, self._cooldowns, self._health)
             for table in tables:
                 if prefix is None:
                     table.clear()
@@ -305,19 +309,18 @@ class InMemoryState:
         else:
             self._in_flight.pop(key, None)
 
-    def _take_token(self, key: str, rate_per_minute: int, now: float) -> float:
-        per_second = rate_per_minute / 60.0
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            self._buckets[key] = [rate_per_minute - 1.0, now]
-            return 0.0
-        elapsed = now - bucket[1]
-        tokens = bucket[0]
-        if elapsed > 0:
-            tokens = min(float(rate_per_minute), tokens + elapsed * per_second)
-            bucket[1] = now
-        if tokens >= 1.0 - _TOKEN_EPSILON:
-            bucket[0] = max(tokens - 1.0, 0.0)
-            return 0.0
-        bucket[0] = tokens
-        return (1.0 - tokens) / per_second
+    def _admit_in_window(self, key: str, limit: int, now: float) -> float:
+        """Record an admission at `now` unless `limit` were made in the trailing window: 0.0
+        then, else the seconds until the oldest of them leaves it."""
+        times = self._windows.get(key)
+        if times is None:
+            times = self._windows[key] = deque()
+        gone = now - RPM_WINDOW + _WINDOW_EPSILON
+        while times and times[0] <= gone:
+            times.popleft()
+        if len(times) >= limit:
+            return times[0] + RPM_WINDOW - now
+        # A time never earlier than the last keeps the log sorted when threads read the clock
+        # out of order (the admission then counts a little longer: never too many).
+        times.append(max(now, times[-1]) if times else now)
+        return 0.0

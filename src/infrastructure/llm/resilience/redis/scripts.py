@@ -9,7 +9,8 @@ Records (see `keys.py` for where each lives):
                   p (probes out), r (recovery time, for operators); absent = closed, no failures
   cooldown  string: the time the instance may take calls again (expires then)
   slots     sorted set: one member a lease, scored by its expiry
-  rpm       hash  t (tokens), u (last refill); absent = a full bucket (expires once full)
+  rpm       sorted set: one member an admission, scored by its time; members older than the
+                  60-second window are trimmed by the next admit (expires 61 s after the last)
   health    hash  h (1 healthy, 0 not), f (consecutive failures), since
 """
 
@@ -36,8 +37,9 @@ ADMIT = (
     _PRELUDE
     + """
 -- KEYS: cooldown, breaker[, slots, rpm]
--- ARGV: half_open_requests, recovery_time, concurrency (0: none), rpm (0: none), lease member,
---       lease_time, members this process released since (given back first)
+-- ARGV: half_open_requests, recovery_time, concurrency (0: none), rpm (0: none), member (of
+--       the slot's lease and of the rpm admission: unique), lease_time, members this process
+--       released since (given back first)
 -- Reply: {0, slot, probe, clean} or {reason (1 cooling down, 2 open, 3 full), wait}
 if #ARGV > 6 then redis.call('ZREM', KEYS[3], unpack(ARGV, 7)) end
 local cooling = tonumber(redis.call('GET', KEYS[1]))
@@ -65,16 +67,14 @@ if concurrency > 0 then
 end
 local rpm = tonumber(ARGV[4])
 if rpm > 0 then
-  local bucket = redis.call('HMGET', KEYS[4], 't', 'u')
-  local tokens, updated = tonumber(bucket[1]), tonumber(bucket[2])
-  if tokens == nil then
-    tokens, updated = rpm, now
-  elseif now > updated then
-    tokens, updated = math.min(rpm, tokens + (now - updated) * rpm / 60), now
+  -- at most rpm admissions in the trailing 60 s (limits.RPM_WINDOW); a refusal waits until
+  -- the oldest leaves the window
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', fmt(now - 60))
+  if redis.call('ZCARD', KEYS[4]) >= rpm then
+    local oldest = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+    return {3, fmt(tonumber(oldest[2]) + 60 - now)}
   end
-  if tokens < 1 - 1e-9 then return {3, fmt((1 - tokens) * 60 / rpm)} end
-  local left = string.format('%.17g', math.max(tokens - 1, 0))
-  redis.call('HSET', KEYS[4], 't', left, 'u', fmt(updated))
+  redis.call('ZADD', KEYS[4], fmt(now), ARGV[5])
   redis.call('PEXPIRE', KEYS[4], 61000)
 end
 local slot = 0

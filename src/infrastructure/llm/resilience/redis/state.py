@@ -164,8 +164,9 @@ class RedisState:
 
     def _admit_call(self, gate: Gate) -> tuple[list[str], list[Any], str]:
         """The admit script's keys and arguments for `gate`, and the lease member it would
-        take ('' when the gate has no concurrency limit). Slots this process gave back under
-        the same limits and not yet sent go with it."""
+        take ('' when the gate has no concurrency limit; an rpm admission is recorded under a
+        member too). Slots this process gave back under the same limits and not yet sent go
+        with it."""
         policy = gate.policy
         keys = [self._keys.cooldown(gate.instance_key), self._keys.breaker(gate.breaker_key)]
         limits = gate.limits
@@ -174,17 +175,19 @@ class RedisState:
         slots = self._keys.slots(limits.key)
         keys += (slots, self._keys.rpm(limits.key))
         concurrency = limits.concurrency_limit or 0
-        member = self._leases.new_member() if concurrency else ""
+        rpm = limits.rpm_limit or 0
+        member = self._leases.new_member() if concurrency or rpm else ""
         args = [
             policy.half_open_requests,
             policy.recovery_time,
             concurrency,
-            limits.rpm_limit or 0,
+            rpm,
             member,
             self._leases.lease_time,
         ]
-        if concurrency:
-            args += self._leases.take_pending(slots)
+        if not concurrency:
+            return keys, args, ""
+        args += self._leases.take_pending(slots)
         return keys, args, member
 
     def _admitted(self, reply: Reply, keys: list[str], member: str) -> Ticket | Refusal:
