@@ -107,17 +107,17 @@ def test_concurrency_limit_spills_over_while_a_stream_holds_the_slot(
     assert wrapper.invoke("hi").response_metadata["routing"]["echelon"] == 1
 
 
-def test_rpm_limit_waits_for_a_token_on_the_clock(
+def test_rpm_limit_waits_for_the_window_on_the_clock(
     start_sim: StartSim, manager_for: Any, fake_clock: Any
 ) -> None:
     sim = start_sim("healthy")
     models = {"m": openai_model(sim.base_url)}
-    groups = {"g": {"echelon1": {"models": ["m"], "rpm_limit": 2, "timeout": 60}}}
+    groups = {"g": {"echelon1": {"models": ["m"], "rpm_limit": 2, "timeout": 90}}}
     wrapper = TaskGroupWrapper(target="g", task_group_manager=manager_for(models, groups))
     for _ in range(3):
         answer(wrapper, "invoke")
-    # Two tokens at start; the third call waited ~30 s of (fake) time for a refill.
-    assert sum(fake_clock.sleeps) == pytest.approx(30, abs=0.5)
+    # Two calls go at once; the third waits (in fake time) until the first is a minute old.
+    assert sum(fake_clock.sleeps) == pytest.approx(60, abs=0.5)
     assert sim.stats.completed == 3
 
 

@@ -229,7 +229,7 @@ def test_rpm_lets_the_limit_through_in_any_minute_and_no_fewer() -> None:
     assert sum(waited) > 10
 
 
-def test_rpm_fails_fast_when_the_next_token_comes_after_the_deadline() -> None:
+def test_rpm_fails_fast_when_the_window_has_no_room_before_the_deadline() -> None:
     clock = FakeClock()
     lim = limiter(clock, rpm=1)
     lim.acquire(deadline=0.0)

@@ -145,13 +145,13 @@ def test_a_full_limit_is_named_by_its_target_and_says_which_wait_ran_out() -> No
     limits = Limits("limits:g.echelon1", concurrency_limit=2, rpm_limit=60)
     wait = CapacityWait(limits, now=0.0, until=0.5)
     with pytest.raises(NoCapacityError) as full:
-        wait.pause(0.5, token_wait=0.0)
+        wait.pause(0.5, rate_wait=0.0)
     assert str(full.value) == (
         "g.echelon1: concurrency limit 2 reached and no slot came free in the 0.50s this "
         "attempt could wait"
     )
     with pytest.raises(NoCapacityError) as no_token:
-        CapacityWait(limits, now=0.0, until=0.5).pause(0.2, token_wait=0.9)
+        CapacityWait(limits, now=0.0, until=0.5).pause(0.2, rate_wait=0.9)
     assert str(no_token.value) == (
         "g.echelon1: rpm limit 60 reached; the next call is allowed in 0.90s, later than "
         "this attempt may wait (0.30s)"

@@ -64,22 +64,22 @@ class CapacityWait:
         self._until = until
         self._poll = _FIRST_POLL
 
-    def pause(self, now: float, token_wait: float) -> float:
-        """Seconds to sleep before trying again; `token_wait` > 0 when the rpm limit is in
+    def pause(self, now: float, rate_wait: float) -> float:
+        """Seconds to sleep before trying again; `rate_wait` > 0 when the rpm limit is in
         the way: the seconds until its window has room.
 
         Raises NoCapacityError when the caller may not wait that long.
         """
         left = self._until - now
         limits = self._limits
-        if token_wait > 0.0:
-            if token_wait > left:
+        if rate_wait > 0.0:
+            if rate_wait > left:
                 raise NoCapacityError(
                     f"{limits.name}: rpm limit {limits.rpm_limit} reached; the next call is "
-                    f"allowed in {token_wait:.2f}s, later than this attempt may wait "
+                    f"allowed in {rate_wait:.2f}s, later than this attempt may wait "
                     f"({max(left, 0.0):.2f}s)"
                 )
-            return token_wait
+            return rate_wait
         if left <= 0.0:
             raise NoCapacityError(
                 f"{limits.name}: concurrency limit {limits.concurrency_limit} reached and no "

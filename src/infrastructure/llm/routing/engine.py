@@ -271,7 +271,7 @@ def _wait_for_room(
         if wait is None:
             until = now + call.deadline.cap(waiting.echelon.timeout(streaming))
             wait = CapacityWait(waiting.echelon.limits, now, until)  # type: ignore[arg-type]
-        yield Pause(wait.pause(now, found.token_wait))
+        yield Pause(wait.pause(now, found.rate_wait))
         answer = yield from _scan(candidates, call, candidates.order(tried, prefer))
         if type(answer) is tuple:
             return answer
@@ -309,12 +309,12 @@ def _scan(
 class _Scan:
     """Why a scan admitted nobody: the refusals, and the first member waiting for room."""
 
-    __slots__ = ("benched", "full", "named", "others", "token_wait", "waiting")
+    __slots__ = ("benched", "full", "named", "others", "rate_wait", "waiting")
 
     def __init__(self) -> None:
         self.full: set[Any] = set()
         self.waiting: Member | None = None
-        self.token_wait = 0.0
+        self.rate_wait = 0.0
         self.named: list[str] = []
         self.others = 0
         self.benched = 0  # refused members this scan put on the bench
@@ -324,7 +324,7 @@ class _Scan:
             self.full.add(member.gate.limits)
             if self.waiting is None:
                 self.waiting = member
-                self.token_wait = refusal.wait
+                self.rate_wait = refusal.wait
         reason, wait = refusal.reason, refusal.wait
         if reason is Reason.OPEN:
             why = (
