@@ -29,6 +29,7 @@ from infrastructure.llm.config.schema import (
     ModelConfig,
     PollingPoolConfig,
     PollingPoolFallbackConfig,
+    StateConfig,
     StrictModel,
     TaskGroupConfig,
 )
@@ -54,6 +55,7 @@ MINIMAL: dict[type[BaseModel], dict[str, Any]] = {
     PollingPoolFallbackConfig: {},
     PollingPoolConfig: {"name": "p", "task_groups": ["g"]},
     LegacyGlobalFallback: {},
+    StateConfig: {},
 }
 # Built by the loader, never read from a file as such.
 NOT_FROM_YAML = {schema_module.InstanceConfig, LLMConfig}
@@ -97,7 +99,7 @@ def test_every_config_model_is_covered() -> None:
 
 def test_the_number_fields_are_found() -> None:
     found = {(model.__name__, name) for model, name, _ in NUMBER_FIELDS}
-    assert len(found) == 26  # FallbackConfig repeats FallbackChain's three
+    assert len(found) == 28  # FallbackConfig repeats FallbackChain's three
     assert {
         ("EchelonConfig", "timeout"),
         ("EchelonConfig", "max_retries"),
@@ -105,6 +107,8 @@ def test_the_number_fields_are_found() -> None:
         ("HedgingConfig", "delay"),
         ("EndpointConfig", "weight"),
         ("PollingPoolConfig", "health_check_interval"),
+        ("StateConfig", "op_timeout"),
+        ("StateConfig", "lease_time"),
     } <= found
 
 

@@ -1,8 +1,9 @@
 """Load the LLM configuration from YAML files into one validated LLMConfig.
 
 A config directory holds `models/*.yaml` (the model registry), `groups/*.yaml` (one task group
-per file) and, optionally, `polling_pools/*.yaml` (one polling pool per file) and a legacy
-`global_fallback.yaml` (see `legacy_fallback`). Every issue in every file is collected; if there
+per file) and, optionally, `polling_pools/*.yaml` (one polling pool per file), `state.yaml`
+(where the shared state lives, see `state_file`) and a legacy `global_fallback.yaml` (see
+`legacy_fallback`). Every issue in every file is collected; if there
 is any, ConfigError lists them all and nothing is returned, so a configuration is either wholly
 valid or not loaded.
 """
@@ -32,8 +33,10 @@ from infrastructure.llm.config.schema import (
     LLMConfig,
     ModelConfig,
     PollingPoolConfig,
+    StateConfig,
     TaskGroupConfig,
 )
+from infrastructure.llm.config.state_file import parse_state_file, state_files
 from infrastructure.llm.config.yaml_reader import read_yaml_mapping, special_file_kind
 from infrastructure.llm.errors import ConfigError, ConfigIssue
 
@@ -51,8 +54,9 @@ NamedFileParser = Callable[[dict[str, Any], str], tuple[str | None, T | None, li
 
 
 def load_config_dir(path: str | Path, env: Mapping[str, str] | None = None) -> LLMConfig:
-    """Load `<path>/models/*.yaml`, `<path>/groups/*.yaml`, `<path>/polling_pools/*.yaml` and
-    `<path>/global_fallback.yaml` (both optional); `env` defaults to os.environ."""
+    """Load `<path>/models/*.yaml`, `<path>/groups/*.yaml`, and the optional
+    `<path>/polling_pools/*.yaml`, `<path>/state.yaml` and `<path>/global_fallback.yaml`;
+    `env` defaults to os.environ."""
     root = Path(path)
     if not root.is_dir():
         raise ConfigError([ConfigIssue(str(root), "", "configuration directory not found")])
@@ -89,6 +93,7 @@ def config_dir_files(root: Path) -> dict[str, list[Path]]:
         "model_files": yaml_files(root / MODELS_DIR),
         "group_files": yaml_files(root / GROUPS_DIR),
         "pool_files": yaml_files(root / POOLS_DIR),
+        "state_files": state_files(root),
         "legacy_fallback_files": legacy_fallback_files(root),
     }
 
@@ -100,9 +105,10 @@ def load_config_files(
     legacy_fallback_files: Iterable[str | Path] = (),
     env: Mapping[str, str] | None = None,
     source_dir: Path | None = None,
+    state_files: Iterable[str | Path] = (),
 ) -> LLMConfig:
-    """Load the given registry, group and pool files, applying a legacy global fallback file if
-    one is given; raise ConfigError listing every issue."""
+    """Load the given registry, group, pool and state files, applying a legacy global fallback
+    file if one is given; raise ConfigError listing every issue."""
     environ = os.environ if env is None else env
     issues: list[ConfigIssue] = []
     models: Definitions[ModelConfig] = Definitions("model")
@@ -128,10 +134,16 @@ def load_config_files(
     inheriting = _inherit_legacy(legacy, groups, pools) if legacy else set()
     issues.extend(_blame_legacy(check_references(models, groups), inheriting, legacy_files))
     issues.extend(check_pool_references(pools, groups))
+    state, state_issues = _load_state([Path(file) for file in state_files], environ)
+    issues.extend(state_issues)
     if issues:
         raise ConfigError(issues)
     return LLMConfig(
-        models=models.valid, groups=groups.valid, pools=pools.valid, source_dir=source_dir
+        models=models.valid,
+        groups=groups.valid,
+        pools=pools.valid,
+        state=state or StateConfig(),
+        source_dir=source_dir,
     )
 
 
@@ -155,6 +167,22 @@ def _load_named(
             if duplicate:
                 issues.append(duplicate)
     return issues
+
+
+def _load_state(
+    files: list[Path], env: Mapping[str, str]
+) -> tuple[StateConfig | None, list[ConfigIssue]]:
+    """The state settings (None if absent or invalid) and the issues found in them."""
+    if not files:
+        return None, []
+    if len(files) > 1:
+        names = " and ".join(str(file) for file in files)
+        return None, [ConfigIssue(str(files[1]), "", f"conflicting state files {names}; keep one")]
+    data, issues = _read(files[0], env)
+    if data is None:
+        return None, issues
+    state, parse_issues = parse_state_file(data, str(files[0]))
+    return state, issues + _not_caused_by(parse_issues, issues)
 
 
 def _load_legacy(

@@ -56,6 +56,20 @@ def _check_url(value: str) -> str:
     return value
 
 
+_REDIS_URL = re.compile(r"^(rediss?://[^\s/]*|unix://\S+)")
+
+
+def _check_redis_url(value: SecretStr) -> SecretStr:
+    """Accept redis://, rediss:// and unix:// URLs; a bad value is not echoed (it may hold a
+    password)."""
+    if not _REDIS_URL.match(value.get_secret_value()):
+        raise ValueError(
+            "expected a redis://, rediss:// or unix:// URL such as redis://127.0.0.1:6379/0 "
+            "(the value is not shown: it may hold a password)"
+        )
+    return value
+
+
 def _check_group_name(value: str) -> str:
     """Group names may not hold dots or spaces: a dot separates group and echelon in targets."""
     if not _GROUP_NAME.match(value):
@@ -130,6 +144,7 @@ Integer = Annotated[int, _not_a_bool("an integer")]
 Number = Annotated[float, _not_a_bool("a number")]
 NonEmptyStr = Annotated[str, Field(min_length=1)]
 HttpUrlText = Annotated[str, AfterValidator(_check_url)]
+RedisUrl = Annotated[SecretStr, AfterValidator(_check_redis_url)]
 GroupName = Annotated[str, AfterValidator(_check_group_name)]
 TargetText = Annotated[str, AfterValidator(_check_target)]
 HealthCheckPath = Annotated[str, AfterValidator(_check_health_path)]
@@ -442,10 +457,39 @@ def _overlap(first: FallbackTarget, second: FallbackTarget) -> bool:
     return first.echelon is None or second.echelon is None or first.echelon == second.echelon
 
 
+class StateConfig(StrictModel):
+    """Where limits, breakers, cool-downs and health live (`state.yaml`): in this process
+    (`memory`), or in Redis, shared by every replica using the same `key_prefix`."""
+
+    backend: Literal["memory", "redis"] = "memory"
+    url: RedisUrl | None = None
+    key_prefix: NonEmptyStr = "llm-wrappers:"
+    op_timeout: Number = Field(default=0.25, gt=0)
+    """Seconds one Redis operation may take before the process falls back to local state."""
+    lease_time: Number = Field(default=15.0, gt=0)
+    """Seconds a slot of a process that died stays taken."""
+
+    @model_validator(mode="after")
+    def _check(self) -> StateConfig:
+        if self.backend == "redis" and self.url is None:
+            raise _field_errors(
+                type(self).__name__,
+                [(("url",), "backend 'redis' needs a url, such as redis://127.0.0.1:6379/0")],
+            )
+        if self.backend == "memory" and self.url is not None:
+            raise _field_errors(
+                type(self).__name__,
+                [(("backend",), "a url is set but backend is 'memory': set backend: redis")],
+            )
+        return self
+
+
 class LLMConfig(StrictModel):
-    """Everything loaded from one config directory: models, task groups and polling pools."""
+    """Everything loaded from one config directory: models, task groups, polling pools and
+    where the shared state lives."""
 
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     groups: dict[str, TaskGroupConfig] = Field(default_factory=dict)
     pools: dict[str, PollingPoolConfig] = Field(default_factory=dict)
+    state: StateConfig = Field(default_factory=StateConfig)
     source_dir: Path | None = None

@@ -1,8 +1,10 @@
 """Background health checks of a polling pool: periodic cheap probes, verdicts in shared state.
 
 Verdicts live in `SharedState` under `pool:<pool>:<instance id>`, so every replica sees the same
-health; what stays local is when this object may probe an unhealthy instance again, and which
-verdict it last reported to `on_change`.
+health. Background rounds claim each probe in the state first (`claim_probe`), so replicas
+sharing a state probe each instance about once per interval between them, not once each; every
+replica still reads every verdict each round. What stays local is when this object may probe
+an unhealthy instance again, and which verdict it last reported to `on_change`.
 """
 
 from __future__ import annotations
@@ -65,9 +67,14 @@ class PoolHealth:
         """How many instances are healthy now."""
         return sum(self.is_healthy(index) for index in range(len(self._instances)))
 
-    def check_now(self) -> list[ProbeResult]:
-        """Probe every instance that is due, concurrently; returns the results of those probed."""
-        return self._check(None)
+    def check_now(self, claim: bool = False) -> list[ProbeResult]:
+        """Probe every instance that is due, concurrently; returns the results of those probed.
+
+        With `claim`, as background rounds do, only the instances this replica claims in the
+        shared state for the next `health_check_interval` are probed, so replicas sharing a
+        state do not multiply probes.
+        """
+        return self._check(None, claim)
 
     async def acheck_now(self) -> list[ProbeResult]:
         """Async twin of `check_now`: probes run on the event loop, a bounded number at once."""
@@ -141,13 +148,14 @@ class PoolHealth:
         """Run rounds until `stop` is set; a failing round is logged and the next one runs."""
         while not stop.is_set():
             try:
-                self._check(stop)
+                self._check(stop, claim=True)
             except Exception:
                 logger.exception("health check round of pool %r failed", self._pool_name)
             stop.wait(self._config.health_check_interval)
 
-    def _check(self, stop: threading.Event | None) -> list[ProbeResult]:
-        """One round on a bounded thread pool; probes not started once `stop` is set are skipped."""
+    def _check(self, stop: threading.Event | None, claim: bool = False) -> list[ProbeResult]:
+        """One round on a bounded thread pool; probes not started once `stop` is set are skipped.
+        With `claim`, only the probes this replica claims in the shared state are made."""
 
         def probe_one(index: int) -> ProbeResult | None:
             if stop is not None and stop.is_set():
@@ -160,7 +168,7 @@ class PoolHealth:
             self._record(index, result)
             return result
 
-        due = self._due()
+        due = self._due(claim)
         results: list[ProbeResult | None] = []
         if due:
             with ThreadPoolExecutor(
@@ -171,10 +179,15 @@ class PoolHealth:
         self._refresh()
         return [result for result in results if result is not None]
 
-    def _due(self) -> list[int]:
-        """The probed instances a check may probe now."""
+    def _due(self, claim: bool = False) -> list[int]:
+        """The probed instances a check may probe now (with `claim`: and that no other replica
+        sharing the state probes this interval)."""
         now = self._clock.now()
-        return [index for index in self._probed if self._is_due(index, now)]
+        due = [index for index in self._probed if self._is_due(index, now)]
+        if not claim:
+            return due
+        interval = self._config.health_check_interval
+        return [i for i in due if self._state.claim_probe(self._keys[i], interval, now)]
 
     def _is_due(self, index: int, now: float) -> bool:
         """Healthy, or unhealthy for `recovery_time` since it turned and since its last failure."""

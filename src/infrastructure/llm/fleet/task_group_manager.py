@@ -16,7 +16,8 @@ from infrastructure.llm.providers.chat_models import build_chat_models
 from infrastructure.llm.resilience.admission import Gate
 from infrastructure.llm.resilience.circuit_breaker import BreakerPolicy, CircuitBreaker
 from infrastructure.llm.resilience.limits import Limits
-from infrastructure.llm.resilience.state import InMemoryState, SharedState
+from infrastructure.llm.resilience.state import SharedState
+from infrastructure.llm.resilience.state_choice import StateChoice, build_state
 
 
 class TaskGroupManager:
@@ -25,19 +26,20 @@ class TaskGroupManager:
     Instances are shared by all groups naming the same model; breakers are kept per group
     (each group's `circuit_breaker` settings apply to its own view of an instance), limits
     per echelon and cool-downs per instance. All of that state lives in `state`, so replicas
-    can share it.
+    can share it: a `SharedState`, a Redis URL, or (None) what the config's `state.yaml` says.
     """
 
     def __init__(
         self,
         config: LLMConfig,
         *,
-        state: SharedState | None = None,
+        state: StateChoice = None,
         clock: Clock | None = None,
     ) -> None:
         self.config = config
-        self.state: SharedState = state or InMemoryState()
         self.clock: Clock = clock or MonotonicClock()
+        self.state: SharedState = build_state(state, config.state, self.clock)
+        self._owns_state = self.state is not state
         self._instances: dict[str, list[Instance]] = {}
         self._targets: dict[str, list[Target]] = {}
         self._by_provider: dict[str, list[Target]] = {}
@@ -46,6 +48,12 @@ class TaskGroupManager:
     @classmethod
     def from_config_dir(cls, path: str | Path, **kwargs: Any) -> TaskGroupManager:
         return cls(load_config_dir(path), **kwargs)
+
+    def close(self) -> None:
+        """Close the state if this manager built it (a Redis connection and its threads)."""
+        close = getattr(self.state, "close", None)
+        if self._owns_state and close is not None:
+            close()
 
     def group_names(self) -> list[str]:
         return sorted(self.config.groups)
@@ -125,6 +133,24 @@ class TaskGroupManager:
             self._instances[model_name] = instances
         return instances
 
+    def breaker_keys(self, instance_id: str) -> list[str]:
+        """The state keys of every breaker instance `instance_id` has (one per task group
+        whose echelons use its model); none for an unknown instance."""
+        model = next(
+            (
+                name
+                for name, config in self.config.models.items()
+                for endpoint in config.instances()
+                if endpoint.instance_id == instance_id
+            ),
+            None,
+        )
+        return [
+            _breaker_key(group.name, instance_id)
+            for group in self.config.groups.values()
+            if any(model in echelon.models for _, echelon in group.ordered_echelons())
+        ]
+
     def built_targets(self) -> list[Target]:
         """Targets built so far (groups that were used or asked for)."""
         with self._lock:
@@ -155,7 +181,7 @@ class TaskGroupManager:
     def _member(
         self, index: int, instance: Instance, echelon: Echelon, policy: BreakerPolicy
     ) -> Member:
-        breaker_key = f"breaker:{echelon.group}:{instance.id}"
+        breaker_key = _breaker_key(echelon.group, instance.id)
         gate = Gate(f"cooldown:{instance.id}", breaker_key, policy, echelon.limits)
         breaker = CircuitBreaker(
             breaker_key,
@@ -166,3 +192,9 @@ class TaskGroupManager:
             self.clock,
         )
         return Member(index, instance, echelon, gate, breaker)
+
+
+def _breaker_key(group: str, instance_id: str) -> str:
+    """Where the breaker of an instance in a group lives in the state: one per group, since
+    each group has its own breaker settings."""
+    return f"breaker:{group}:{instance_id}"

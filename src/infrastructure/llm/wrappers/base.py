@@ -148,8 +148,11 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         return structured_output(self, schema, include_raw=include_raw, **kwargs)
 
     def get_stats(self) -> dict[str, Any]:
-        stats = self._router.stats.snapshot()
-        return {"wrapper": self.name, "routes": self.routed_name, **stats}
+        router = self._router
+        stats = router.stats.snapshot()
+        # Where limits and breakers live: "memory", "shared", or "local (degraded since ...)".
+        state = router.state.status()
+        return {"wrapper": self.name, "routes": self.routed_name, **stats, "state": state}
 
     def reset_stats(self) -> None:
         self._router.stats.reset()

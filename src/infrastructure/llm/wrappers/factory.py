@@ -9,7 +9,7 @@ from infrastructure.llm.clock import Clock
 from infrastructure.llm.errors import LLMWrapperError
 from infrastructure.llm.fleet.polling_pool_manager import PollingPoolManager
 from infrastructure.llm.fleet.task_group_manager import TaskGroupManager
-from infrastructure.llm.resilience.state import SharedState
+from infrastructure.llm.resilience.state_choice import StateChoice
 from infrastructure.llm.routing.fallback import EnhancedFallbackManager
 from infrastructure.llm.wrappers.base import BaseLLMWrapper
 from infrastructure.llm.wrappers.polling_pool import PollingPoolWrapper
@@ -40,10 +40,15 @@ class LLMWrapperFactory:
         cls,
         path: str | Path,
         *,
-        state: SharedState | None = None,
+        state: StateChoice = None,
         clock: Clock | None = None,
     ) -> LLMWrapperFactory:
-        """Load a config directory; register `<group>_wrapper` and `<pool>_wrapper` for all."""
+        """Load a config directory; register `<group>_wrapper` and `<pool>_wrapper` for all.
+
+        `state` is where limits, breakers, cool-downs and health live: a `SharedState`, a
+        Redis URL (`redis://...`), or None for what the directory's `state.yaml` says (in
+        memory without one). The argument wins over the file.
+        """
         manager = TaskGroupManager.from_config_dir(path, state=state, clock=clock)
         factory = cls(manager)
         for group in manager.group_names():
@@ -115,7 +120,12 @@ class LLMWrapperFactory:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop health checks, and close the shared state if the factory built it."""
         self.stop_health_checks()
+        self.task_group_manager.close()
 
     def get_wrapper(self, name: str) -> BaseLLMWrapper:
         try:
