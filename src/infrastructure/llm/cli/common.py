@@ -42,14 +42,15 @@ def config_dir(args: argparse.Namespace) -> Path:
     return Path(chosen or DEFAULT_CONFIG_DIR)
 
 
-def open_factory(directory: Path) -> LLMWrapperFactory:
-    """The factory for `directory`, with `<group>_wrapper` and `<pool>_wrapper` registered."""
+def open_factory(directory: Path, state: str | None = None) -> LLMWrapperFactory:
+    """The factory for `directory`, with `<group>_wrapper` and `<pool>_wrapper` registered;
+    `state` a Redis URL overriding the directory's `state.yaml`."""
     if not directory.is_dir():
         raise CommandError(
             f"configuration directory {str(directory)!r} not found "
             f"(pass --config-dir or set ${CONFIG_DIR_ENV})"
         )
-    return LLMWrapperFactory.from_config_dir(directory)
+    return LLMWrapperFactory.from_config_dir(directory, state=state)
 
 
 def print_config_error(error: ConfigError) -> None:

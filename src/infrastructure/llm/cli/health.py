@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from infrastructure.llm.cli.common import Subparsers, config_dir, config_dir_option, open_factory
+from infrastructure.llm.cli.state import state_line
+from infrastructure.llm.cli.table import format_table
 from infrastructure.llm.fleet.health_probe import DEFAULT_PROBE_TIMEOUT, ProbeResult, probe
 from infrastructure.llm.fleet.instance import Instance
 from infrastructure.llm.wrappers.factory import LLMWrapperFactory
@@ -39,9 +40,11 @@ def run(args: argparse.Namespace) -> int:
         instances = reachable_instances(factory)
         with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_PROBES) as executor:
             results = list(executor.map(lambda i: probe(i, args.timeout), instances))
+        state = state_line(factory.task_group_manager.state)
     print(format_table(HEADERS, [_row(i, r) for i, r in zip(instances, results, strict=True)]))
     healthy = sum(result.healthy for result in results)
     print(f"\n{healthy} of {len(results)} instances healthy")
+    print(state)
     return 0 if healthy == len(results) else 1
 
 
@@ -53,16 +56,6 @@ def reachable_instances(factory: LLMWrapperFactory) -> list[Instance]:
         for instance in factory.get_wrapper(name).routed_instances()
     }
     return [unique[key] for key in sorted(unique)]
-
-
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Left-aligned columns two spaces apart, headers first."""
-    lines = [headers, *rows]
-    widths = [max(len(cell) for cell in column) for column in zip(*lines, strict=True)]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-        for line in lines
-    )
 
 
 def _row(instance: Instance, result: ProbeResult) -> tuple[str, ...]:
