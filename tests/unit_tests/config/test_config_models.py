@@ -140,7 +140,7 @@ def test_unknown_model_field_lists_allowed_fields(write: Write, issue: Issue) ->
     assert found.path == "models.m.temprature"
     assert found.message == (
         "unknown field 'temprature'; allowed fields: "
-        "name, provider, model, base_url, api_key, params, endpoints, async_transport"
+        "name, kind, provider, model, base_url, api_key, params, endpoints, async_transport"
     )
 
 

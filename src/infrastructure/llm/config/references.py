@@ -4,7 +4,7 @@ polling pools draw on."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from infrastructure.llm.config.definitions import Definitions
 from infrastructure.llm.config.field_path import format_path
@@ -56,14 +56,34 @@ def check_pool_references(
 def _model_issues(
     group: TaskGroupConfig, file: str, models: Definitions[ModelConfig]
 ) -> Iterable[ConfigIssue]:
-    """Echelon models missing from the registry."""
+    """Echelon models missing from the registry, or that are no chat models."""
     for number, echelon in group.ordered_echelons():
         for index, model in enumerate(echelon.models):
+            path = format_path((echelon_name(number), "models", index))
             if not models.defined(model):
-                path = format_path((echelon_name(number), "models", index))
                 yield ConfigIssue(
                     file, path, f"unknown model {model!r}; {_known('model', model, models.files)}"
                 )
+            elif model in models.valid and models.valid[model].kind != "chat":
+                yield ConfigIssue(
+                    file,
+                    path,
+                    f"model {model!r} ({models.files[model]}) is an embeddings model; "
+                    "echelons need chat models (kind: chat, the default)",
+                )
+
+
+def embeddings_model_problem(name: str, models: Mapping[str, ModelConfig]) -> str | None:
+    """Why `name` is no embeddings model of the registry `models`; None if it is one."""
+    model = models.get(name)
+    if model is None:
+        embeddings = [n for n, m in models.items() if m.kind == "embeddings"]
+        if not embeddings:
+            return f"unknown model {name!r}; the registry has no model of kind embeddings"
+        return f"unknown model {name!r}; {_known('embeddings model', name, embeddings)}"
+    if model.kind != "embeddings":
+        return f"model {name!r} is a chat model; name a registry model with kind: embeddings"
+    return None
 
 
 def _target_issues(

@@ -36,11 +36,25 @@ from infrastructure.llm.config.targets import FallbackTarget, echelon_name
 from infrastructure.llm.redaction import redact
 
 Provider = Literal["openai", "anthropic", "mock"]
+ModelKind = Literal["chat", "embeddings"]
+"""What a registry model serves: chat completions (for task groups) or embeddings."""
 AsyncTransport = Literal["aiohttp", "httpx"]
 """The HTTP transport of an OpenAI-compatible model's async calls."""
 
 # Keys of `params` that have their own field on ModelConfig (api_key must stay a SecretStr).
 _RESERVED_PARAMS = frozenset({"model", "base_url", "api_key", "async_transport"})
+# Keys of an OpenAI embeddings model's `params` the package sets itself: texts go out as plain
+# strings, so no tokenizer (tiktoken's or Hugging Face's) is ever downloaded.
+_EMBEDDINGS_RESERVED_PARAMS = frozenset(
+    {
+        "check_embedding_ctx_length",
+        "tiktoken_enabled",
+        "tiktoken_model_name",
+        "http_client",
+        "http_async_client",
+    }
+)
+_MOCK_EMBEDDINGS_PARAMS = frozenset({"dimensions"})
 _URL = re.compile(r"^https?://[^\s/]+")
 _GROUP_NAME = re.compile(r"^[^.\s]+$")
 
@@ -192,9 +206,14 @@ class InstanceConfig(StrictModel):
 
 
 class ModelConfig(StrictModel):
-    """One registry entry: a provider's model, its default call params and its instances."""
+    """One registry entry: a provider's model, its default call params and its instances.
+
+    `kind: embeddings` makes it an embeddings model (for the semantic cache): provider
+    `openai` (an OpenAI-compatible `/v1/embeddings`) or `mock`, one server, no endpoints.
+    """
 
     name: NonEmptyStr
+    kind: ModelKind = "chat"
     provider: Provider
     model: NonEmptyStr
     base_url: HttpUrlText | None = None
@@ -210,6 +229,17 @@ class ModelConfig(StrictModel):
             (("params", key), f"{key!r} is a field of the model itself; set it outside params")
             for key in sorted(_RESERVED_PARAMS & self.params.keys())
         ]
+        if self.kind == "embeddings":
+            errors.extend(self._embeddings_errors())
+        else:
+            errors.extend(self._chat_errors())
+        if errors:
+            raise _field_errors(type(self).__name__, errors)
+        return self
+
+    def _chat_errors(self) -> list[tuple[Loc, str]]:
+        """What is wrong with the settings of a chat model."""
+        errors: list[tuple[Loc, str]] = []
         if self.async_transport is not None and self.provider != "openai":
             errors.append(
                 (
@@ -245,9 +275,70 @@ class ModelConfig(StrictModel):
                     )
                 )
             seen.add(instance_id)
-        if errors:
-            raise _field_errors(type(self).__name__, errors)
-        return self
+        return errors
+
+    def _embeddings_errors(self) -> list[tuple[Loc, str]]:
+        """What is wrong with the settings of an embeddings model."""
+        errors: list[tuple[Loc, str]] = []
+        if self.provider not in ("openai", "mock"):
+            errors.append(
+                (
+                    ("provider",),
+                    f"an embeddings model needs provider 'openai' (an OpenAI-compatible "
+                    f"/v1/embeddings, as vLLM serves) or 'mock', not {self.provider!r}",
+                )
+            )
+        if self.async_transport is not None:
+            errors.append(
+                (
+                    ("async_transport",),
+                    "async_transport applies to chat models only; remove it from this "
+                    "embeddings model",
+                )
+            )
+        if self.endpoints:
+            errors.append(
+                (
+                    ("endpoints",),
+                    "an embeddings model is one server: set base_url and api_key on the "
+                    "model itself (endpoints are the instances of chat models)",
+                )
+            )
+        elif self.provider == "openai" and self.base_url is None:
+            errors.append(
+                (
+                    ("base_url",),
+                    "provider 'openai' needs a base_url, such as http://127.0.0.1:8000/v1",
+                )
+            )
+        if self.provider == "openai":
+            errors.extend(
+                (
+                    ("params", key),
+                    f"{key!r} is set by the package (texts are sent as plain strings, so no "
+                    "tokenizer is downloaded); remove it",
+                )
+                for key in sorted(_EMBEDDINGS_RESERVED_PARAMS & self.params.keys())
+            )
+        elif self.provider == "mock":
+            errors.extend(
+                (
+                    ("params", key),
+                    f"unknown param {key!r}; a mock embeddings model takes only 'dimensions'",
+                )
+                for key in sorted(self.params.keys() - _MOCK_EMBEDDINGS_PARAMS)
+            )
+        dimensions = self.params.get("dimensions")
+        if "dimensions" in self.params and (
+            isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1
+        ):
+            errors.append(
+                (
+                    ("params", "dimensions"),
+                    f"expected a whole number of dimensions >= 1, got {dimensions!r}",
+                )
+            )
+        return errors
 
     def _instance_id(self, index: int, endpoint: EndpointConfig) -> str:
         """`<model>#<endpoint name>`, or `<model>#<index>` for an unnamed endpoint."""
