@@ -1,1 +1,2 @@
-"""The chat models that talk to one instance: OpenAI-compatible, Anthropic, the offline mock."""
+"""The chat models that talk to one instance (OpenAI-compatible, Anthropic, the offline mock),
+and the embeddings models of the registry with their hashed word feature vectors."""
