@@ -255,8 +255,9 @@ def test_invalid_requests_get_a_400_with_a_clear_message(
 
 def test_unknown_path_and_wrong_method(sim: SimServer) -> None:
     with pytest.raises(urllib.error.HTTPError) as missing:
-        urllib.request.urlopen(f"{sim.base_url}/embeddings", timeout=5)
+        urllib.request.urlopen(f"{sim.base_url}/audio/speech", timeout=5)
     assert missing.value.code == 404
-    with pytest.raises(urllib.error.HTTPError) as wrong:
-        urllib.request.urlopen(f"{sim.base_url}/chat/completions", timeout=5)
-    assert wrong.value.code == 405
+    for path in ("/chat/completions", "/embeddings"):
+        with pytest.raises(urllib.error.HTTPError) as wrong:
+            urllib.request.urlopen(f"{sim.base_url}{path}", timeout=5)
+        assert wrong.value.code == 405

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from infrastructure.llm.sim.capture import CapturedRequest, RequestLog
 from infrastructure.llm.sim.connection import Connection
+from infrastructure.llm.sim.embeddings import embeddings_body
 from infrastructure.llm.sim.faults import JUNK_MODES, FaultMode
 from infrastructure.llm.sim.http11 import (
     LAST_CHUNK,
@@ -35,11 +36,12 @@ from infrastructure.llm.sim.payloads import (
 from infrastructure.llm.sim.planning import CompletionPlan, RequestError, plan_completion
 from infrastructure.llm.sim.stats import StatsRecorder
 
-Endpoint = Literal["chat", "models", "health"]
+Endpoint = Literal["chat", "embeddings", "models", "health"]
 Pending = Coroutine[Any, Any, None] | None
 
 _ROUTES: tuple[tuple[str, Endpoint, str], ...] = (
     ("/chat/completions", "chat", "POST"),
+    ("/embeddings", "embeddings", "POST"),
     ("/models", "models", "GET"),
     ("/health", "health", "GET"),
 )
@@ -54,6 +56,9 @@ class SimApp:
     Health and model-list requests follow the fault too (hang, refuse, latency, error rate)
     so health checks notice a bad instance; every other fault (429s, cut streams, drip, junk
     200s, status, echo_auth, hang_chat) only hits completions, so the instance looks alive.
+    Embeddings follow the faults that fail a whole request: hang, refuse, latency, error
+    rate, rate limit, status and echo_auth; the stream and junk faults and hang_chat leave
+    them healthy.
     Outcomes are counted before the answer is written, so a client holding its answer
     already sees the matching counter. Every chat-completion request is captured (path,
     headers, parsed body) before the fault applies.
@@ -72,16 +77,18 @@ class SimApp:
         self._sequence = itertools.count(1)
         self._fault = FaultMode()
         self._chat_rng = random.Random()
+        self._embeddings_rng = random.Random()
         self._probe_rng = random.Random()
 
     def set_fault(self, fault: FaultMode) -> None:
         """Apply `fault` to requests arriving from now on; a seed restarts the RNGs.
 
-        Completions and probes (health, models) draw from separate RNGs, so background
-        health checks never shift which seeded completions fail.
+        Completions, embeddings and probes (health, models) draw from separate RNGs, so
+        background health checks and embeddings never shift which seeded completions fail.
         """
         self._fault = fault
         self._chat_rng = random.Random(fault.seed)
+        self._embeddings_rng = random.Random(fault.seed)
         self._probe_rng = random.Random(fault.seed)
 
     def __call__(self, request: HttpRequest, conn: Connection) -> Pending:
@@ -97,6 +104,12 @@ class SimApp:
             conn.write(_json(request, status, error_body(message, "invalid_request_error")))
             return None
         endpoint = route[0]
+        if endpoint == "embeddings":
+            self._stats.embeddings_received()
+            if fault.mode == "hang":
+                return self._hang(conn, chat=False)
+            answer = functools.partial(self._embeddings, request, conn, fault)
+            return self._after(fault.draw_delay(self._embeddings_rng), conn, answer, chat=False)
         if endpoint != "chat":
             if fault.mode == "hang":
                 return self._hang(conn, chat=False)
@@ -149,6 +162,21 @@ class SimApp:
             conn.write(_json(request, 200, HEALTHY_BODY))
         else:
             conn.write(_json(request, 200, models_body([self._model_name], int(time.time()))))
+        return None
+
+    def _embeddings(self, request: HttpRequest, conn: Connection, fault: FaultMode) -> Pending:
+        """Answer an embeddings request, once any delay has passed."""
+        if fault.draw_failure(self._embeddings_rng):
+            conn.write(_failure(request, fault))
+        elif fault.mode in ("status", "echo_auth"):
+            conn.write(_fault_status(request, fault))
+        else:
+            try:
+                body = embeddings_body(_json_body(request), served_model=self._model_name)
+            except RequestError as error:
+                conn.write(_json(request, 400, error_body(str(error), "invalid_request_error")))
+            else:
+                conn.write(_json(request, 200, body))
         return None
 
     def _chat(
@@ -279,6 +307,14 @@ def _route(path: str) -> tuple[Endpoint, str] | None:
         if path.endswith(suffix):
             return endpoint, method
     return None
+
+
+def _json_body(request: HttpRequest) -> Any:
+    """The parsed JSON body; RequestError if it is not JSON."""
+    try:
+        return json.loads(request.body)
+    except ValueError as error:
+        raise RequestError(f"invalid JSON body: {error}") from None
 
 
 def _bytes(data: bytes) -> list[bytes]:

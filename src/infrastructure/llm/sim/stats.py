@@ -1,4 +1,5 @@
-"""Counters of what a simulator did with chat-completion requests, readable from any thread."""
+"""Counters of what a simulator did with chat-completion (and embeddings) requests, readable
+from any thread."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ class SimStats:
     `cancelled` (the client went away before the answer was finished), `cut` (the
     cut_stream fault dropped the connection) or `bad_requests` (4xx for invalid input).
     `peak_in_flight` is the most requests that were in flight at once since the last reset.
+    `embeddings` counts `/embeddings` requests received, whatever their answer; no other
+    counter includes them.
     """
 
     requests: int = 0
@@ -32,6 +35,7 @@ class SimStats:
     cut: int = 0
     bad_requests: int = 0
     peak_in_flight: int = 0
+    embeddings: int = 0
 
     @property
     def in_flight(self) -> int:
@@ -59,6 +63,12 @@ class StatsRecorder:
         with self._changed:
             stats = replace(self._stats, requests=self._stats.requests + 1)
             self._stats = replace(stats, peak_in_flight=max(stats.peak_in_flight, stats.in_flight))
+            self._changed.notify_all()
+
+    def embeddings_received(self) -> None:
+        """Count one embeddings request."""
+        with self._changed:
+            self._stats = replace(self._stats, embeddings=self._stats.embeddings + 1)
             self._changed.notify_all()
 
     def finished(self, outcome: Outcome) -> None:
