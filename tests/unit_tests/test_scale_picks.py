@@ -53,3 +53,18 @@ def test_an_echelon_with_999_open_breakers_looks_at_one_candidate_per_call(
     examined.clear()
     routing = wrapper.invoke("hi").response_metadata["routing"]
     assert routing["instance"] != "m#e500" and len(examined) == 1  # a probe went through
+
+
+def test_an_instance_benched_twice_comes_back_once(tmp_path: Path) -> None:
+    models = {"m": {"provider": "mock", "model": "echo", "endpoints": [{}, {}]}}
+    directory = write_config(tmp_path / "llms", models, {"g": {"echelon1": {"models": ["m"]}}})
+    clock = FakeClock()
+    manager = TaskGroupManager.from_config_dir(directory, clock=clock)
+    target = TaskGroupWrapper(target="g", task_group_manager=manager).plan.targets[0]
+    first = target.members[0]
+    target.bench(first, 1.0)  # another caller benches it again, for longer, meanwhile
+    target.bench(first, 1.001)
+    assert [m.instance.id for m in target.order([], None)] == ["m#1"]
+    clock.advance(2.0)  # both bench entries are over by the next pick
+    assert sorted(m.instance.id for m in target.order([], None)) == ["m#0", "m#1"]
+    assert target.benched() == (0, 0.0)

@@ -80,8 +80,10 @@ class CandidateSet:
         with self._bench_lock:
             benched = self._benched
             while benched and benched[0][0] <= now:
-                _, index = heapq.heappop(benched)
-                if self._back_at.get(index, 0.0) <= now:  # not benched longer meanwhile
+                back_at, index = heapq.heappop(benched)
+                # Only the member's latest bench counts: an earlier entry, left in the heap
+                # when it was benched again for longer, is stale.
+                if self._back_at.get(index) == back_at:
                     del self._back_at[index]
                     self.rotation.set_benched(index, False)
 
