@@ -40,7 +40,9 @@ def test_parse_reads_back_kind_and_record_key() -> None:
 
 
 def test_scan_patterns_match_only_under_the_prefix() -> None:
-    assert KeySchema("a*[b]:").patterns() == [r"a\*\[b\]:*"]
+    assert KeySchema("a*[b]:").patterns() == [
+        rf"a\*\[b\]:{kind}:*" for kind in ("breaker", "cooldown", "slots", "rpm", "health", "probe")
+    ]
     assert KEYS.patterns("breaker:?") == [
         rf"app:{kind}:breaker:\?*"
         for kind in ("breaker", "cooldown", "slots", "rpm", "health", "probe")

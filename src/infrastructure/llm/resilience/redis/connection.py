@@ -128,12 +128,19 @@ class LoopClients:
 
     def scripts(self) -> Scripts:
         """The running loop's scripts. Call it from the loop's thread."""
+        return self._current().scripts
+
+    def client(self) -> Any:
+        """The running loop's `redis.asyncio` client. Call it from the loop's thread."""
+        return self._current().client
+
+    def _current(self) -> _LoopClient:
         loop = asyncio.get_running_loop()
         current = self._loops.get(loop)
         if current is None:
             forget = functools.partial(self._loops.pop, loop, None)
             current = self._loops[loop] = _LoopClient(self._url, self._op_timeout, forget)
-        return current.scripts
+        return current
 
     async def aclose(self) -> None:
         """Close the running loop's client now (a loop about to close without the shutdown

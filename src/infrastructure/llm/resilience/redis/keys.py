@@ -49,11 +49,10 @@ class KeySchema:
 
     def patterns(self, record_prefix: str | None = None) -> list[str]:
         """SCAN MATCH patterns for every record whose key starts with `record_prefix` (every
-        key under the prefix when None)."""
+        record when None); other keys under the prefix, such as the response cache's, are
+        left alone."""
         base = glob_escape(self.prefix)
-        if record_prefix is None:
-            return [f"{base}*"]
-        tail = glob_escape(record_prefix)
+        tail = glob_escape(record_prefix or "")
         return [f"{base}{kind}:{tail}*" for kind in KINDS]
 
     def parse(self, name: str) -> tuple[str, str] | None:

@@ -35,10 +35,11 @@ def snapshot(client: Any, keys: KeySchema) -> dict[str, Any]:
     """The shared breakers (state, failures, probes out, seconds until half-open), cool-downs
     (seconds left), health records and slots taken, each by its record key."""
     found: list[tuple[str, str, bytes]] = []
-    for name in client.scan_iter(match=keys.patterns()[0], count=_BATCH):
-        parsed = keys.parse(name.decode())
-        if parsed is not None and parsed[0] in _READERS:
-            found.append((*parsed, name))
+    for pattern in keys.patterns():
+        for name in client.scan_iter(match=pattern, count=_BATCH):
+            parsed = keys.parse(name.decode())
+            if parsed is not None and parsed[0] in _READERS:
+                found.append((*parsed, name))
     seconds, micros = client.time()
     now = seconds + micros / 1_000_000
     pipe = client.pipeline(transaction=False)

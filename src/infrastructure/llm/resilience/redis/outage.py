@@ -45,8 +45,10 @@ class Outage:
         where: str,
         reconnect: Callable[[], None],
         errors: tuple[type[BaseException], ...],
+        meanwhile: str = "shared state: limits, breakers and health are kept in this process",
     ) -> None:
         self.shared = True
+        self._meanwhile = meanwhile
         self.since: datetime | None = None
         self._where = where
         self._reconnect = reconnect
@@ -65,10 +67,10 @@ class Outage:
             self.since = datetime.now(timezone.utc)
             self._start_retrying()
         logger.warning(
-            "shared state: Redis at %s is out of reach (%s); limits, breakers and health are "
-            "kept in this process until it is back",
+            "Redis at %s is out of reach (%s); %s until it is back",
             self._where,
             describe(exc),
+            self._meanwhile,
         )
 
     def status(self) -> str:
