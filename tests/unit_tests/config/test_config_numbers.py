@@ -20,6 +20,7 @@ from infrastructure.llm.config import LLMConfig
 from infrastructure.llm.config import schema as schema_module
 from infrastructure.llm.config.legacy_fallback import LegacyGlobalFallback
 from infrastructure.llm.config.schema import (
+    CacheConfig,
     CircuitBreakerConfig,
     EchelonConfig,
     EndpointConfig,
@@ -56,6 +57,7 @@ MINIMAL: dict[type[BaseModel], dict[str, Any]] = {
     PollingPoolConfig: {"name": "p", "task_groups": ["g"]},
     LegacyGlobalFallback: {},
     StateConfig: {},
+    CacheConfig: {},
 }
 # Built by the loader, never read from a file as such.
 NOT_FROM_YAML = {schema_module.InstanceConfig, LLMConfig}
@@ -99,7 +101,7 @@ def test_every_config_model_is_covered() -> None:
 
 def test_the_number_fields_are_found() -> None:
     found = {(model.__name__, name) for model, name, _ in NUMBER_FIELDS}
-    assert len(found) == 28  # FallbackConfig repeats FallbackChain's three
+    assert len(found) == 33  # FallbackConfig repeats FallbackChain's three
     assert {
         ("EchelonConfig", "timeout"),
         ("EchelonConfig", "max_retries"),

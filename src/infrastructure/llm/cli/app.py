@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from infrastructure.llm.cli import chat, demo, health, migrate, sim, state, validate
+from infrastructure.llm.cli import cache, chat, demo, health, migrate, sim, state, validate
 from infrastructure.llm.cli.common import (
     CONFIG_DIR_HELP,
     CommandError,
@@ -16,7 +16,7 @@ from infrastructure.llm.errors import ConfigError, LLMWrapperError
 
 # Each module's `add_parser(subparsers)` registers its subcommand with `run(args) -> int` as
 # the parser's `run` default; adding a command is adding its module here.
-COMMANDS = (validate, health, state, chat, sim, demo, migrate)
+COMMANDS = (validate, health, state, cache, chat, sim, demo, migrate)
 
 
 def build_parser() -> argparse.ArgumentParser:

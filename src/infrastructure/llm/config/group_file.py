@@ -1,4 +1,4 @@
-"""Parse one task group file: `name`, `description`, `echelon1..N`, `fallback_config`."""
+"""Parse one task group file: `name`, `description`, `echelon1..N`, `fallback_config`, `cache`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from infrastructure.llm.errors import ConfigIssue
 
 _ECHELON_KEY = re.compile(r"^echelon(?P<number>[1-9][0-9]*)$")
 _PLAIN_FIELDS = tuple(field for field in TaskGroupConfig.model_fields if field != "echelons")
-_ALLOWED = ", ".join((*_PLAIN_FIELDS[:-1], "echelon1, echelon2, ...", _PLAIN_FIELDS[-1]))
+_ALLOWED = ", ".join((*_PLAIN_FIELDS[:2], "echelon1, echelon2, ...", *_PLAIN_FIELDS[2:]))
 
 
 def parse_group_file(

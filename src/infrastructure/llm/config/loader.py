@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from infrastructure.llm.config.cache_references import check_cache_sections
 from infrastructure.llm.config.definitions import Definitions
 from infrastructure.llm.config.env import expand_env
 from infrastructure.llm.config.field_path import format_path
@@ -30,6 +31,7 @@ from infrastructure.llm.config.model_file import parse_model_file
 from infrastructure.llm.config.pool_file import parse_pool_file
 from infrastructure.llm.config.references import check_pool_references, check_references
 from infrastructure.llm.config.schema import (
+    CacheConfig,
     LLMConfig,
     ModelConfig,
     PollingPoolConfig,
@@ -136,6 +138,7 @@ def load_config_files(
     issues.extend(check_pool_references(pools, groups))
     state, state_issues = _load_state([Path(file) for file in state_files], environ)
     issues.extend(state_issues)
+    issues.extend(check_cache_sections(_cache_sections(groups, pools), models, state))
     if issues:
         raise ConfigError(issues)
     return LLMConfig(
@@ -145,6 +148,18 @@ def load_config_files(
         state=state or StateConfig(),
         source_dir=source_dir,
     )
+
+
+def _cache_sections(
+    groups: Definitions[TaskGroupConfig], pools: Definitions[PollingPoolConfig]
+) -> list[tuple[str, CacheConfig]]:
+    """Every valid group's and pool's `cache:` section, with its file."""
+    return [
+        (definitions.files[name], item.cache)
+        for definitions in (groups, pools)
+        for name, item in definitions.valid.items()
+        if item.cache is not None
+    ]
 
 
 def _load_named(

@@ -448,6 +448,47 @@ class EchelonConfig(StrictModel):
         return self
 
 
+class CacheConfig(StrictModel):
+    """A response cache (`cache:` of a group, a pool or a wrapper): exact, or semantic by
+    embedding similarity; in this process or in Redis (`state.yaml`'s, or its own `url`)."""
+
+    enabled: bool = True
+    mode: Literal["exact", "semantic"] = "exact"
+    backend: Literal["memory", "redis"] = "memory"
+    url: RedisUrl | None = None
+    """The Redis of the redis backend; default: the `url` of `state.yaml`."""
+    namespace: NonEmptyStr = "default"
+    """Wrappers over the same route share entries only when they share a namespace."""
+    ttl: Number = Field(default=3600.0, gt=0)
+    max_entries: Integer = Field(default=10_000, ge=1)
+    """Entries kept in memory (least recently used go first); with Redis, the vectors each
+    process indexes for semantic lookups."""
+    compress: bool = True
+    compress_above: Integer = Field(default=1024, ge=0)
+    """Entries longer than this many bytes are stored zlib-compressed (with `compress`)."""
+    include_sampled: bool = False
+    """Also cache calls made with a temperature above 0."""
+    embeddings: NonEmptyStr | None = None
+    """A registry model of `kind: embeddings`; semantic mode needs one."""
+    embed: Literal["last_user_message", "all_user_messages"] = "last_user_message"
+    similarity_threshold: Number = Field(default=0.8, gt=0, le=1)
+    max_candidates: Integer = Field(default=5, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> CacheConfig:
+        errors: list[tuple[Loc, str]] = []
+        if self.mode == "semantic" and self.embeddings is None:
+            message = "mode 'semantic' needs embeddings: a registry model of kind embeddings"
+            errors.append((("embeddings",), message))
+        if self.url is not None and self.backend != "redis":
+            errors.append(
+                (("backend",), "a url is set but backend is 'memory': set backend: redis")
+            )
+        if errors:
+            raise _field_errors(type(self).__name__, errors)
+        return self
+
+
 class TaskGroupConfig(StrictModel):
     """A named task group: echelons tried in order (1 first) and its fallback settings."""
 
@@ -455,6 +496,7 @@ class TaskGroupConfig(StrictModel):
     description: str = ""
     echelons: dict[Annotated[int, Field(ge=1)], EchelonConfig]
     fallback_config: FallbackConfig = Field(default_factory=FallbackConfig)
+    cache: CacheConfig | None = None
 
     @model_validator(mode="after")
     def _check(self) -> TaskGroupConfig:
@@ -515,6 +557,7 @@ class PollingPoolConfig(StrictModel):
     recovery_time: Number = Field(default=60.0, gt=0)
     fallback_config: PollingPoolFallbackConfig = Field(default_factory=PollingPoolFallbackConfig)
     hedging: HedgingConfig | None = None
+    cache: CacheConfig | None = None
 
     @model_validator(mode="after")
     def _check(self) -> PollingPoolConfig:

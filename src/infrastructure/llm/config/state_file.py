@@ -3,7 +3,6 @@ limits, breakers, cool-downs and health live: this process, or a Redis shared by
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
+from infrastructure.llm.config.extras import missing_extra
 from infrastructure.llm.config.schema import StateConfig
 from infrastructure.llm.config.validation import validation_issues
 from infrastructure.llm.errors import ConfigIssue
@@ -35,9 +35,7 @@ def parse_state_file(
         return None, validation_issues(error, file, StateConfig)
     if config.url is not None:
         remember(urlsplit(config.url.get_secret_value()).password)
-    if config.backend == "redis" and importlib.util.find_spec("redis") is None:
-        message = (
-            "backend 'redis' needs the redis extra: pip install 'langchain-llm-wrappers[redis]'"
-        )
-        return None, [ConfigIssue(file, "backend", message)]
+    missing = missing_extra("redis", "redis", "backend 'redis'")
+    if config.backend == "redis" and missing:
+        return None, [ConfigIssue(file, "backend", missing)]
     return config, []

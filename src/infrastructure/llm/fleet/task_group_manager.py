@@ -6,13 +6,19 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from langchain_core.embeddings import Embeddings
+
+from infrastructure.llm.cache.cache_builder import CacheStores, build_response_cache
+from infrastructure.llm.cache.response_cache import ResponseCache
 from infrastructure.llm.clock import Clock, MonotonicClock
 from infrastructure.llm.config import FallbackTarget, LLMConfig, TaskGroupConfig, load_config_dir
+from infrastructure.llm.config.schema import CacheConfig
 from infrastructure.llm.errors import LLMWrapperError
 from infrastructure.llm.fleet.instance import Instance
 from infrastructure.llm.fleet.member import Echelon, Member
 from infrastructure.llm.fleet.target import Target
 from infrastructure.llm.providers.chat_models import build_chat_models
+from infrastructure.llm.providers.embeddings import embeddings_from_registry
 from infrastructure.llm.resilience.admission import Gate
 from infrastructure.llm.resilience.circuit_breaker import BreakerPolicy, CircuitBreaker
 from infrastructure.llm.resilience.limits import Limits
@@ -40,6 +46,7 @@ class TaskGroupManager:
         self.clock: Clock = clock or MonotonicClock()
         self.state: SharedState = build_state(state, config.state, self.clock)
         self._owns_state = self.state is not state
+        self.cache_stores = CacheStores(config.state, self.clock)
         self._instances: dict[str, list[Instance]] = {}
         self._targets: dict[str, list[Target]] = {}
         self._by_provider: dict[str, list[Target]] = {}
@@ -50,10 +57,20 @@ class TaskGroupManager:
         return cls(load_config_dir(path), **kwargs)
 
     def close(self) -> None:
-        """Close the state if this manager built it (a Redis connection and its threads)."""
+        """Close the cache stores, and the state if this manager built it (a Redis
+        connection and its threads)."""
+        self.cache_stores.close()
         close = getattr(self.state, "close", None)
         if self._owns_state and close is not None:
             close()
+
+    def response_cache(self, config: CacheConfig | None, route: str) -> ResponseCache | None:
+        """The cache of a wrapper routing `route` (None when `config` turns none on)."""
+        return build_response_cache(config, route, self.cache_stores, self.embeddings)
+
+    def embeddings(self, model_name: str) -> Embeddings:
+        """The embeddings client of a registry model of kind embeddings."""
+        return embeddings_from_registry(self.config, model_name)
 
     def group_names(self) -> list[str]:
         return sorted(self.config.groups)

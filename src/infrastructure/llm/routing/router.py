@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
+from infrastructure.llm.cache.response_cache import ResponseCache
 from infrastructure.llm.clock import Clock
 from infrastructure.llm.fleet.member import Member
 from infrastructure.llm.resilience.admission import Verdict
@@ -32,10 +33,11 @@ T = TypeVar("T")
 class CallRouter:
     """Routes calls along `plan`, with limits, breakers and health in `state`.
 
-    `shared_history`, when given, also receives every hop (a factory's combined view).
+    `shared_history`, when given, also receives every hop (a factory's combined view);
+    `cache`, when given, answers the calls it has seen before.
     """
 
-    __slots__ = ("clock", "hedger", "history", "plan", "shared_history", "state", "stats")
+    __slots__ = ("cache", "clock", "hedger", "history", "plan", "shared_history", "state", "stats")
 
     def __init__(
         self,
@@ -44,8 +46,10 @@ class CallRouter:
         clock: Clock,
         hedger: Hedger | None = None,
         shared_history: EnhancedFallbackManager | None = None,
+        cache: ResponseCache | None = None,
     ) -> None:
         self.plan = plan
+        self.cache = cache
         self.state = state
         self.clock = clock
         self.hedger = hedger

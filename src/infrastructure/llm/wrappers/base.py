@@ -23,6 +23,10 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from pydantic import ConfigDict
 
+from infrastructure.llm.cache.answer import CachedAnswer
+from infrastructure.llm.cache.lookup import Hit
+from infrastructure.llm.cache.request_key import RequestKey
+from infrastructure.llm.cache.response_cache import BYPASS_ARGUMENT, ResponseCache
 from infrastructure.llm.errors import EmptyStreamError
 from infrastructure.llm.fleet.health_probe import (
     DEFAULT_PROBE_TIMEOUT,
@@ -147,15 +151,26 @@ class BaseLLMWrapper(BaseChatModel, ABC):
 
         return structured_output(self, schema, include_raw=include_raw, **kwargs)
 
+    @property
+    def response_cache(self) -> ResponseCache | None:
+        """This wrapper's cache (None without a `cache:` section)."""
+        return self._router.cache
+
     def get_stats(self) -> dict[str, Any]:
         router = self._router
         stats = router.stats.snapshot()
         # Where limits and breakers live: "memory", "shared", or "local (degraded since ...)".
         state = router.state.status()
-        return {"wrapper": self.name, "routes": self.routed_name, **stats, "state": state}
+        found = {"wrapper": self.name, "routes": self.routed_name, **stats, "state": state}
+        if router.cache is not None:
+            found["cache"] = router.cache.describe()
+        return found
 
     def reset_stats(self) -> None:
-        self._router.stats.reset()
+        router = self._router
+        router.stats.reset()
+        if router.cache is not None:
+            router.cache.stats.reset()
 
     def get_fallback_history(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Recent hops (time, from, to, reason, error type) of this wrapper's calls."""
@@ -200,10 +215,18 @@ class BaseLLMWrapper(BaseChatModel, ABC):
             return member.instance.chat_model._generate(messages, stop=stop, **request)
 
         router = self._router
+        cache, key = _cache_key(router.cache, messages, stop, kwargs)
+        if key is not None:
+            found = cache.look_up(key)
+            if type(found) is Hit:
+                return self._cached_result(found)
         record = router.start()
         started = time.perf_counter()
         served = router.serve(record, attempt, False, _keep)
-        return self._finish_result(router, served, record, started)
+        result = self._finish_result(router, served, record, started)
+        if key is not None:
+            cache.keep(found, CachedAnswer.of_result(result))
+        return result
 
     async def _agenerate(
         self,
@@ -217,10 +240,18 @@ class BaseLLMWrapper(BaseChatModel, ABC):
             return await member.instance.models.agenerate(messages, stop, **request)
 
         router = self._router
+        cache, key = _cache_key(router.cache, messages, stop, kwargs)
+        if key is not None:
+            found = await cache.alook_up(key)
+            if type(found) is Hit:
+                return self._cached_result(found)
         record = router.start()
         started = time.perf_counter()
         served = await router.aserve(record, attempt, False, _akeep)
-        return self._finish_result(router, served, record, started)
+        result = self._finish_result(router, served, record, started)
+        if key is not None:
+            await cache.akeep(found, CachedAnswer.of_result(result))
+        return result
 
     def _finish_result(
         self, router: CallRouter, served: Served[ChatResult], record: CallRecord, started: float
@@ -259,11 +290,17 @@ class BaseLLMWrapper(BaseChatModel, ABC):
             return opening, chunks
 
         router = self._router
+        cache, key = _cache_key(router.cache, messages, stop, kwargs)
+        if key is not None:
+            found = cache.look_up(key)
+            if type(found) is Hit:
+                yield from self._replay(found)
+                return
         record = router.start()
         started = time.perf_counter()
         served = router.serve(record, attempt, True, self._drop_stream)
         opening, chunks = served.value
-        relay = self._relay(router, served, record, started)
+        relay = self._relay(router, served, record, started, keep=key is not None)
         try:
             for chunk in opening:
                 yield relay.pass_on(chunk)
@@ -276,6 +313,8 @@ class BaseLLMWrapper(BaseChatModel, ABC):
                 chunks.close()  # type: ignore[attr-defined]
             finally:
                 router.end_stream(served, relay.close())
+        if key is not None:  # only a stream that ran to its end is kept
+            cache.keep(found, CachedAnswer.of_chunks(relay.kept or []))
 
     async def _astream(
         self,
@@ -303,11 +342,18 @@ class BaseLLMWrapper(BaseChatModel, ABC):
             return opening, chunks
 
         router = self._router
+        cache, key = _cache_key(router.cache, messages, stop, kwargs)
+        if key is not None:
+            found = await cache.alook_up(key)
+            if type(found) is Hit:
+                for chunk in self._replay(found):
+                    yield chunk
+                return
         record = router.start()
         started = time.perf_counter()
         served = await router.aserve(record, attempt, True, self._adrop_stream)
         opening, chunks = served.value
-        relay = self._relay(router, served, record, started)
+        relay = self._relay(router, served, record, started, keep=key is not None)
         try:
             for chunk in opening:
                 yield relay.pass_on(chunk)
@@ -324,12 +370,50 @@ class BaseLLMWrapper(BaseChatModel, ABC):
                 await chunks.aclose()  # type: ignore[attr-defined]
             finally:
                 await router.aend_stream(served, relay.close())
+        if key is not None:  # only a stream that ran to its end is kept
+            await cache.akeep(found, CachedAnswer.of_chunks(relay.kept or []))
 
     def _relay(
-        self, router: CallRouter, served: Served[Any], record: CallRecord, started: float
+        self,
+        router: CallRouter,
+        served: Served[Any],
+        record: CallRecord,
+        started: float,
+        keep: bool,
     ) -> StreamRelay:
         metadata = self._routing_metadata(served, record)
-        return StreamRelay(served, record, started, metadata, router.stats.record)
+        return StreamRelay(served, record, started, metadata, router.stats.record, keep)
+
+    # -- cache hits ---------------------------------------------------------------------------
+
+    def _cached_result(self, hit: Hit) -> ChatResult:
+        result = hit.answer.result()
+        result.generations[0].message.response_metadata["routing"] = self._hit_metadata(hit)
+        return result
+
+    def _replay(self, hit: Hit) -> Iterator[ChatGenerationChunk]:
+        """The cached answer as chunks; the first carries the routing metadata."""
+        chunks = hit.answer.stream()
+        chunks[0].message.response_metadata["routing"] = self._hit_metadata(hit)
+        yield from chunks
+
+    def _hit_metadata(self, hit: Hit) -> dict[str, Any]:
+        """`response_metadata["routing"]` of an answer served from the cache: no instance."""
+        metadata: dict[str, Any] = {
+            "wrapper": self.name,
+            "group": None,
+            "echelon": None,
+            "target": self.routed_name,
+            "model": None,
+            "instance": None,
+            "attempts": 0,
+            "fallbacks": 0,
+            "hedged": False,
+            "cache_hit": hit.kind.value,
+        }
+        if hit.similarity is not None:
+            metadata["similarity"] = round(hit.similarity, 4)
+        return metadata
 
     # -- metadata -----------------------------------------------------------------------------
 
@@ -348,6 +432,20 @@ class BaseLLMWrapper(BaseChatModel, ABC):
             "hedged": record.hedges > 0,
             "cache_hit": False,
         }
+
+
+def _cache_key(
+    cache: ResponseCache | None,
+    messages: list[BaseMessage],
+    stop: list[str] | None,
+    kwargs: dict[str, Any],
+) -> tuple[ResponseCache, RequestKey | None]:
+    """The cache and the call's key in it (None: not cached); the bypass argument is taken
+    out of `kwargs` either way, so it never reaches a server."""
+    if cache is None:
+        kwargs.pop(BYPASS_ARGUMENT, None)
+        return cache, None  # type: ignore[return-value]
+    return cache, cache.key_for(messages, stop, kwargs)
 
 
 def _keep(served: Served[Any]) -> None:

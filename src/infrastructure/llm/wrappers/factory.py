@@ -5,7 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from infrastructure.llm.clock import Clock
+from infrastructure.llm.config.schema import CacheConfig
+from infrastructure.llm.config.validation import validation_issues
 from infrastructure.llm.errors import LLMWrapperError
 from infrastructure.llm.fleet.polling_pool_manager import PollingPoolManager
 from infrastructure.llm.fleet.task_group_manager import TaskGroupManager
@@ -16,9 +20,9 @@ from infrastructure.llm.wrappers.polling_pool import PollingPoolWrapper
 from infrastructure.llm.wrappers.task_group import TaskGroupWrapper
 
 _TASK_GROUP_OPTIONS = frozenset(
-    {"target", "fallback_groups", "strategy", "max_attempts", "deadline"}
+    {"target", "fallback_groups", "strategy", "max_attempts", "deadline", "cache"}
 )
-_POOL_OPTIONS = frozenset({"pool", "strategy", "max_instance_attempts", "deadline"})
+_POOL_OPTIONS = frozenset({"pool", "strategy", "max_instance_attempts", "deadline", "cache"})
 
 
 class LLMWrapperFactory:
@@ -61,8 +65,7 @@ class LLMWrapperFactory:
         self, name: str, config: dict[str, Any] | None = None
     ) -> TaskGroupWrapper:
         """Create and register a wrapper; `config` takes `target` plus fallback overrides."""
-        options = dict(config or {})
-        _check_options(name, options, _TASK_GROUP_OPTIONS)
+        options = _options(name, config, _TASK_GROUP_OPTIONS)
         if "target" not in options:
             raise LLMWrapperError(f"wrapper {name!r}: config needs a 'target' ('group.echelonN')")
         self._check_free(name)
@@ -80,8 +83,7 @@ class LLMWrapperFactory:
     ) -> PollingPoolWrapper:
         """Create and register a pool wrapper; `config` may name the `pool` (default: `name`
         without `_wrapper`) and override `strategy`, `max_instance_attempts` and `deadline`."""
-        options = dict(config or {})
-        _check_options(name, options, _POOL_OPTIONS)
+        options = _options(name, config, _POOL_OPTIONS)
         self._check_free(name)
         wrapper = PollingPoolWrapper(
             name=name, polling_pool_manager=self.polling_pool_manager, **options
@@ -170,9 +172,26 @@ class LLMWrapperFactory:
             )
 
 
-def _check_options(name: str, options: dict[str, Any], allowed: frozenset[str]) -> None:
+def _options(name: str, config: dict[str, Any] | None, allowed: frozenset[str]) -> dict[str, Any]:
+    """A wrapper's config as its fields: unknown keys refused, a `cache:` section validated
+    as in a group file."""
+    options = dict(config or {})
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise LLMWrapperError(
             f"wrapper {name!r}: unknown option(s) {unknown}; expected some of {sorted(allowed)}"
         )
+    if options.get("cache") is not None:
+        options["cache_config"] = _cache_config(name, options.pop("cache"))
+    else:
+        options.pop("cache", None)
+    return options
+
+
+def _cache_config(name: str, section: Any) -> CacheConfig:
+    try:
+        return CacheConfig.model_validate(section)
+    except ValidationError as error:
+        issues = validation_issues(error, "", CacheConfig)
+        problems = "; ".join(f"cache.{issue.path}: {issue.message}" for issue in issues)
+        raise LLMWrapperError(f"wrapper {name!r}: {problems}") from None

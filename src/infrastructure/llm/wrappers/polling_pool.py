@@ -9,6 +9,8 @@ from langchain_core.utils import from_env
 from pydantic import Field, PrivateAttr, model_validator
 from typing_extensions import Self
 
+from infrastructure.llm.cache.lookup import Hit
+from infrastructure.llm.config.schema import CacheConfig
 from infrastructure.llm.config.strategies import PoolFallbackStrategy
 from infrastructure.llm.errors import LLMWrapperError
 from infrastructure.llm.fleet.health_probe import DEFAULT_PROBE_TIMEOUT
@@ -32,7 +34,8 @@ class PollingPoolWrapper(BaseLLMWrapper):
 
     `pool` defaults to the wrapper's name without `_wrapper` (`fast_pool_wrapper` routes
     `fast_pool`). `strategy` and `max_instance_attempts` override the pool's
-    `fallback_config`; `deadline` bounds a whole call (default: attempts x the longest timeout).
+    `fallback_config`; `deadline` bounds a whole call (default: attempts x the longest timeout);
+    `cache_config` overrides the pool's `cache:`.
     Health checks run in the background once started (`start_health_checks()` here, or on
     the factory or manager).
     """
@@ -43,6 +46,7 @@ class PollingPoolWrapper(BaseLLMWrapper):
     strategy: PoolFallbackStrategy | None = None
     max_instance_attempts: int | None = Field(default=None, ge=1)
     deadline: float | None = Field(default=None, gt=0)
+    cache_config: CacheConfig | None = None
     config_dir: str | None = Field(default_factory=from_env(CONFIG_DIR_ENV, default=None))
     task_group_manager: TaskGroupManager | None = Field(default=None, exclude=True, repr=False)
     polling_pool_manager: PollingPoolManager | None = Field(default=None, exclude=True, repr=False)
@@ -84,7 +88,8 @@ class PollingPoolWrapper(BaseLLMWrapper):
             pool, self.strategy, attempts, self.deadline or attempts * longest
         )
         hedger = Hedger(pool.config.hedging, manager.clock) if pool.config.hedging else None
-        return CallRouter(plan, manager.state, manager.clock, hedger)
+        cache = manager.response_cache(self.cache_config or pool.config.cache, pool.name)
+        return CallRouter(plan, manager.state, manager.clock, hedger, cache=cache)
 
     @property
     def _llm_type(self) -> str:
@@ -140,4 +145,9 @@ class PollingPoolWrapper(BaseLLMWrapper):
     def _routing_metadata(self, served: Served[Any], record: CallRecord) -> dict[str, Any]:
         metadata = super()._routing_metadata(served, record)
         metadata["pool"] = served.candidates.name
+        return metadata
+
+    def _hit_metadata(self, hit: Hit) -> dict[str, Any]:
+        metadata = super()._hit_metadata(hit)
+        metadata["pool"] = self.pool
         return metadata

@@ -30,13 +30,24 @@ def carries_output(chunk: ChatGenerationChunk) -> bool:
 
 
 class StreamRelay:
-    """Bookkeeping for one stream after its first chunk: partial text, usage, how it ended.
+    """Bookkeeping for one stream after its first chunk: partial text, usage, how it ended,
+    and with `keep` the chunks themselves (for the cache).
 
     `metadata` goes on the first chunk; `on_end(record, ok=, latency=, usage=)` folds the
     finished stream into the wrapper's stats.
     """
 
-    __slots__ = ("failed", "metadata", "on_end", "parts", "record", "served", "started", "usage")
+    __slots__ = (
+        "failed",
+        "kept",
+        "metadata",
+        "on_end",
+        "parts",
+        "record",
+        "served",
+        "started",
+        "usage",
+    )
 
     def __init__(
         self,
@@ -45,6 +56,7 @@ class StreamRelay:
         started: float,
         metadata: dict[str, Any],
         on_end: Callable[..., None],
+        keep: bool = False,
     ) -> None:
         self.served = served
         self.record = record
@@ -54,6 +66,7 @@ class StreamRelay:
         self.parts: list[str] = []
         self.usage: UsageMetadata | None = None
         self.failed = False
+        self.kept: list[ChatGenerationChunk] | None = [] if keep else None
 
     def pass_on(self, chunk: ChatGenerationChunk) -> ChatGenerationChunk:
         """Note the chunk's text and usage; the first chunk carries the routing metadata."""
@@ -63,6 +76,8 @@ class StreamRelay:
         usage = getattr(chunk.message, "usage_metadata", None)
         if usage:
             self.usage = add_usage(self.usage, usage) if self.usage else usage
+        if self.kept is not None:
+            self.kept.append(chunk)
         return chunk
 
     def interrupted(self, exc: Exception, routed_name: str) -> StreamInterruptedError:

@@ -9,6 +9,7 @@ from langchain_core.utils import from_env
 from pydantic import Field, model_validator
 from typing_extensions import Self
 
+from infrastructure.llm.config.schema import CacheConfig
 from infrastructure.llm.config.strategies import FallbackStrategy
 from infrastructure.llm.fleet.instance import Instance
 from infrastructure.llm.fleet.task_group_manager import TaskGroupManager
@@ -28,7 +29,7 @@ class TaskGroupWrapper(BaseLLMWrapper):
     Build it from a `TaskGroupManager` (what `LLMWrapperFactory` does) or from `config_dir`
     (default: `$LLM_WRAPPERS_CONFIG_DIR`, else `configs/llms`).
     `fallback_groups`, `strategy`, `max_attempts` and `deadline` override the group's
-    `fallback_config` for this wrapper only.
+    `fallback_config` for this wrapper only, and `cache_config` the group's `cache:`.
     """
 
     wrapper_type: ClassVar[str] = "task_group"
@@ -38,6 +39,7 @@ class TaskGroupWrapper(BaseLLMWrapper):
     strategy: FallbackStrategy | None = None
     max_attempts: int | None = Field(default=None, ge=1)
     deadline: float | None = Field(default=None, gt=0)
+    cache_config: CacheConfig | None = None
     config_dir: str | None = Field(default_factory=from_env(CONFIG_DIR_ENV, default=None))
     task_group_manager: TaskGroupManager | None = Field(default=None, exclude=True, repr=False)
     fallback_manager: EnhancedFallbackManager | None = Field(default=None, exclude=True, repr=False)
@@ -66,13 +68,15 @@ class TaskGroupWrapper(BaseLLMWrapper):
             deadline=self.deadline,
         )
         group, _ = manager.split_target(self.target)
-        hedging = manager.group_config(group).fallback_config.hedging
+        config = manager.group_config(group)
+        hedging = config.fallback_config.hedging
         return CallRouter(
             plan,
             manager.state,
             manager.clock,
             Hedger(hedging, manager.clock) if hedging else None,
             shared_history=fallback_manager,
+            cache=manager.response_cache(self.cache_config or config.cache, self.target),
         )
 
     @property
