@@ -4,9 +4,9 @@ A slot is a member of the limits' sorted set, scored by its expiry (server time)
 runs, a background thread renews every lease this process holds (every `lease_time / 3`), so
 long streams keep their slots; a process that dies stops renewing, and its slots come back to
 everyone within `lease_time`. So does the slot of a ticket dropped without being settled:
-the keeper holds its lease weakly. Slots given back are sent by the same thread at once, batched in
-one pipeline, or with this process's next admit on the same limits, whichever comes first: the
-caller never waits for it.
+the keeper holds its lease weakly. Slots given back go with this process's next admit on the
+same limits if one comes within `RELEASE_DELAY`, else the same thread sends them, batched in
+one pipeline: the caller never waits for it, and back-to-back calls cost one round trip each.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ from typing import Any
 
 # Leases renewed per script call: bounds one call's size when a process holds very many.
 _RENEW_BATCH = 500
+
+RELEASE_DELAY = 0.005
+"""Seconds a slot given back waits for the next admit to carry it before the thread sends it."""
 
 
 class Lease:
@@ -161,11 +164,21 @@ class LeaseKeeper:
                     self._wake.wait(left)
                 if self._closed:
                     return
+                self._await_admit()
             with self._sending:
                 self._send_releases()
             if time.monotonic() >= next_renewal:
                 next_renewal = time.monotonic() + interval
                 self._send_renewals()
+
+    def _await_admit(self) -> None:
+        """Under the lock: give an admit `RELEASE_DELAY` to take the pending releases."""
+        deadline = time.monotonic() + RELEASE_DELAY
+        while self._pending and not self._closed:
+            left = deadline - time.monotonic()
+            if left <= 0.0:
+                return
+            self._wake.wait(left)
 
     def _send_releases(self) -> None:
         """One pipeline with every pending release; on error they are left to expire."""
