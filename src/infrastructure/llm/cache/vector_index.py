@@ -29,7 +29,8 @@ def require_numpy() -> None:
 
 class _Context:
     """The vectors of one context: row `rows[key]` of `matrix` is `key`'s; the matrix grows by
-    doubling, and a removed row is filled by the last one, so both cost O(dimensions)."""
+    a quarter (at most a quarter of it unused), and a removed row is filled by the last one,
+    so both cost O(dimensions) amortised."""
 
     __slots__ = ("keys", "matrix", "rows")
 
@@ -45,7 +46,7 @@ class _Context:
     def add(self, key: str, row: np.ndarray) -> None:
         size = len(self.keys)
         if size == self.matrix.shape[0]:
-            grown = np.zeros((size * 2, self.dimensions), dtype=np.float32)
+            grown = np.zeros((size + max(8, size // 4), self.dimensions), dtype=np.float32)
             grown[:size] = self.matrix
             self.matrix = grown
         self.matrix[size] = row
