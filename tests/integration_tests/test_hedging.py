@@ -115,8 +115,8 @@ def test_a_stream_hedges_when_its_first_chunk_is_late(
     assert text == "Simulated reply to: hi"
     # The late instance lost the race: it counts as a failed (slow) attempt.
     assert wrapper.get_stats()["per_instance"] == {
-        "m#0": {"requests": 1, "failures": 1},
-        "m#1": {"requests": 1, "failures": 0},
+        "m#0": {"requests": 1, "failures": 1, "error_rate": 1.0},
+        "m#1": {"requests": 1, "failures": 0, "error_rate": 0.0},
     }
     late_first_chunk.wait_for(lambda s: s.cancelled == 1)
 

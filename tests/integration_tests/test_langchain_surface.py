@@ -155,7 +155,7 @@ def test_stats_count_and_reset(wrapper: TaskGroupWrapper) -> None:
     assert stats["fallbacks"] == 2
     assert stats["latency_p50"] is not None and stats["latency_p95"] >= stats["latency_p50"]
     assert stats["tokens"]["total"] > 0
-    assert stats["per_instance"]["dead#0"] == {"requests": 2, "failures": 2}
+    assert stats["per_instance"]["dead#0"] == {"requests": 2, "failures": 2, "error_rate": 1.0}
     wrapper.reset_stats()
     reset = wrapper.get_stats()
     assert reset["total_requests"] == 0 and reset["per_instance"] == {}

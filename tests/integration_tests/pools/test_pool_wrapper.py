@@ -83,7 +83,7 @@ def test_instance_rotation_moves_past_a_dead_instance(
     wrapper = pool_wrapper(manager_for(*pool_config(dead_url, sim.base_url)))
     assert answer(wrapper, mode, "hi") == "Simulated reply to: hi"
     stats = wrapper.get_stats()
-    assert stats["per_instance"]["m#0"] == {"requests": 1, "failures": 1}
+    assert stats["per_instance"]["m#0"] == {"requests": 1, "failures": 1, "error_rate": 1.0}
     assert stats["retries"] == 1
 
 
@@ -154,7 +154,7 @@ def test_unhealthy_instances_leave_the_rotation(
     wrapper.health_check()
     for _ in range(6):
         assert wrapper.invoke("hi").response_metadata["routing"]["instance"] == "m#1"
-    assert wrapper.get_stats()["per_instance"] == {"m#1": {"requests": 6, "failures": 0}}
+    assert wrapper.get_stats()["per_instance"] == {"m#1": {"requests": 6, "failures": 0, "error_rate": 0.0}}
 
 
 def test_when_every_instance_is_unhealthy_calls_still_try_them(

@@ -37,7 +37,7 @@ def test_a_dripping_instance_is_cut_at_the_attempt_timeout_and_the_call_fails_ov
     dripping.wait_for(lambda s: s.cancelled == 1)  # the client left mid-body
     assert dripping.stats.completed == 0
     stats = wrapper.get_stats()
-    assert stats["per_instance"]["m#0"] == {"requests": 1, "failures": 1}
+    assert stats["per_instance"]["m#0"] == {"requests": 1, "failures": 1, "error_rate": 1.0}
     assert stats["breakers"]["g.echelon1"]["m#0"]["consecutive_failures"] == 1
 
 

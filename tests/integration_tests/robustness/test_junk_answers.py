@@ -38,7 +38,7 @@ def test_a_junk_answer_fails_over_and_counts_against_the_instance(
     assert answer(wrapper, mode, "hi") == "Simulated reply to: hi"
     stats = wrapper.get_stats()
     assert (stats["successful_requests"], stats["failed_requests"]) == (1, 0)
-    assert stats["per_instance"]["m#0"] == {"requests": 1, "failures": 1}
+    assert stats["per_instance"]["m#0"] == {"requests": 1, "failures": 1, "error_rate": 1.0}
     assert stats["breakers"]["g.echelon1"]["m#0"]["consecutive_failures"] == 1
 
 

@@ -33,7 +33,7 @@ def test_a_gateway_refusal_is_retried_elsewhere_and_counted_against_it(
     assert gateway.stats.errors_sent == 2
     stats = wrapper.get_stats()
     assert stats["failed_requests"] == 0
-    assert stats["per_instance"]["m#0"] == {"requests": 2, "failures": 2}
+    assert stats["per_instance"]["m#0"] == {"requests": 2, "failures": 2, "error_rate": 1.0}
     assert stats["breakers"]["g.echelon1"]["m#0"]["consecutive_failures"] == 2
 
 

@@ -18,8 +18,16 @@ def _percentile(ordered: list[float], fraction: float) -> float | None:
     return ordered[index]
 
 
+def _ratio(total: float, count: int) -> float | None:
+    return total / count if count else None
+
+
 class CallStats:
-    """Counts requests, outcomes, retries, hops and tokens; latencies keep the last `window`."""
+    """Counts requests, outcomes, retries, hops and tokens; latencies keep the last `window`.
+
+    Averages (as seed 001 names them: `avg_latency_ms`, `avg_tokens_per_request`) are over
+    every successful call since the last reset; each instance also gets its `error_rate`.
+    """
 
     def __init__(self, window: int = 1000) -> None:
         self._lock = threading.Lock()
@@ -36,6 +44,7 @@ class CallStats:
             self.hedges = 0
             self.input_tokens = 0
             self.output_tokens = 0
+            self.latency_sum = 0.0
             self.latencies: deque[float] = deque(maxlen=self._window)
             self.per_instance: dict[str, dict[str, int]] = {}
 
@@ -47,6 +56,7 @@ class CallStats:
             self.total_requests += 1
             if ok:
                 self.successful_requests += 1
+                self.latency_sum += latency
                 self.latencies.append(latency)
             else:
                 self.failed_requests += 1
@@ -67,6 +77,7 @@ class CallStats:
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             ordered = sorted(self.latencies)
+            tokens = self.input_tokens + self.output_tokens
             return {
                 "total_requests": self.total_requests,
                 "successful_requests": self.successful_requests,
@@ -79,10 +90,15 @@ class CallStats:
                 "hedges": self.hedges,
                 "latency_p50": _percentile(ordered, 0.50),
                 "latency_p95": _percentile(ordered, 0.95),
+                "avg_latency_ms": _ratio(self.latency_sum * 1000, self.successful_requests),
                 "tokens": {
                     "input": self.input_tokens,
                     "output": self.output_tokens,
-                    "total": self.input_tokens + self.output_tokens,
+                    "total": tokens,
                 },
-                "per_instance": {k: dict(v) for k, v in self.per_instance.items()},
+                "avg_tokens_per_request": _ratio(tokens, self.successful_requests),
+                "per_instance": {
+                    instance: {**counts, "error_rate": counts["failures"] / counts["requests"]}
+                    for instance, counts in self.per_instance.items()
+                },
             }

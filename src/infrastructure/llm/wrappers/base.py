@@ -215,13 +215,13 @@ class BaseLLMWrapper(BaseChatModel, ABC):
             return member.instance.chat_model._generate(messages, stop=stop, **request)
 
         router = self._router
+        started = time.perf_counter()
         cache, key = _cache_key(router.cache, messages, stop, kwargs)
         if key is not None:
             found = cache.look_up(key)
             if type(found) is Hit:
-                return self._cached_result(found)
+                return self._cached_result(found, started)
         record = router.start()
-        started = time.perf_counter()
         served = router.serve(record, attempt, False, _keep)
         result = self._finish_result(router, served, record, started)
         if key is not None:
@@ -240,13 +240,13 @@ class BaseLLMWrapper(BaseChatModel, ABC):
             return await member.instance.models.agenerate(messages, stop, **request)
 
         router = self._router
+        started = time.perf_counter()
         cache, key = _cache_key(router.cache, messages, stop, kwargs)
         if key is not None:
             found = await cache.alook_up(key)
             if type(found) is Hit:
-                return self._cached_result(found)
+                return self._cached_result(found, started)
         record = router.start()
-        started = time.perf_counter()
         served = await router.aserve(record, attempt, False, _akeep)
         result = self._finish_result(router, served, record, started)
         if key is not None:
@@ -258,9 +258,10 @@ class BaseLLMWrapper(BaseChatModel, ABC):
     ) -> ChatResult:
         result = served.value
         message = result.generations[0].message
-        message.response_metadata["routing"] = self._routing_metadata(served, record)
+        metadata = self._routing_metadata(served, record, started)
+        message.response_metadata["routing"] = metadata
         usage = getattr(message, "usage_metadata", None)
-        router.stats.record(record, ok=True, latency=time.perf_counter() - started, usage=usage)
+        router.stats.record(record, ok=True, latency=metadata["latency_ms"] / 1000, usage=usage)
         return result
 
     # -- stream -------------------------------------------------------------------------------
@@ -290,14 +291,14 @@ class BaseLLMWrapper(BaseChatModel, ABC):
             return opening, chunks
 
         router = self._router
+        started = time.perf_counter()
         cache, key = _cache_key(router.cache, messages, stop, kwargs)
         if key is not None:
             found = cache.look_up(key)
             if type(found) is Hit:
-                yield from self._replay(found)
+                yield from self._replay(found, started)
                 return
         record = router.start()
-        started = time.perf_counter()
         served = router.serve(record, attempt, True, self._drop_stream)
         opening, chunks = served.value
         relay = self._relay(router, served, record, started, keep=key is not None)
@@ -342,15 +343,15 @@ class BaseLLMWrapper(BaseChatModel, ABC):
             return opening, chunks
 
         router = self._router
+        started = time.perf_counter()
         cache, key = _cache_key(router.cache, messages, stop, kwargs)
         if key is not None:
             found = await cache.alook_up(key)
             if type(found) is Hit:
-                for chunk in self._replay(found):
+                for chunk in self._replay(found, started):
                     yield chunk
                 return
         record = router.start()
-        started = time.perf_counter()
         served = await router.aserve(record, attempt, True, self._adrop_stream)
         opening, chunks = served.value
         relay = self._relay(router, served, record, started, keep=key is not None)
@@ -381,23 +382,24 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         started: float,
         keep: bool,
     ) -> StreamRelay:
-        metadata = self._routing_metadata(served, record)
+        metadata = self._routing_metadata(served, record, started)
         return StreamRelay(served, record, started, metadata, router.stats.record, keep)
 
     # -- cache hits ---------------------------------------------------------------------------
 
-    def _cached_result(self, hit: Hit) -> ChatResult:
+    def _cached_result(self, hit: Hit, started: float) -> ChatResult:
         result = hit.answer.result()
-        result.generations[0].message.response_metadata["routing"] = self._hit_metadata(hit)
+        metadata = self._hit_metadata(hit, started)
+        result.generations[0].message.response_metadata["routing"] = metadata
         return result
 
-    def _replay(self, hit: Hit) -> Iterator[ChatGenerationChunk]:
+    def _replay(self, hit: Hit, started: float) -> Iterator[ChatGenerationChunk]:
         """The cached answer as chunks; the first carries the routing metadata."""
         chunks = hit.answer.stream()
-        chunks[0].message.response_metadata["routing"] = self._hit_metadata(hit)
+        chunks[0].message.response_metadata["routing"] = self._hit_metadata(hit, started)
         yield from chunks
 
-    def _hit_metadata(self, hit: Hit) -> dict[str, Any]:
+    def _hit_metadata(self, hit: Hit, started: float) -> dict[str, Any]:
         """`response_metadata["routing"]` of an answer served from the cache: no instance."""
         metadata: dict[str, Any] = {
             "wrapper": self.name,
@@ -410,6 +412,7 @@ class BaseLLMWrapper(BaseChatModel, ABC):
             "fallbacks": 0,
             "hedged": False,
             "cache_hit": hit.kind.value,
+            "latency_ms": _milliseconds_since(started),
         }
         if hit.similarity is not None:
             metadata["similarity"] = round(hit.similarity, 4)
@@ -417,8 +420,11 @@ class BaseLLMWrapper(BaseChatModel, ABC):
 
     # -- metadata -----------------------------------------------------------------------------
 
-    def _routing_metadata(self, served: Served[Any], record: CallRecord) -> dict[str, Any]:
-        """Names what served the call; goes into `response_metadata["routing"]`."""
+    def _routing_metadata(
+        self, served: Served[Any], record: CallRecord, started: float
+    ) -> dict[str, Any]:
+        """Names what served the call and how long it took (for a stream: until its first
+        chunk); goes into `response_metadata["routing"]`."""
         member = served.member
         return {
             "wrapper": self.name,
@@ -431,7 +437,12 @@ class BaseLLMWrapper(BaseChatModel, ABC):
             "fallbacks": record.fallbacks,
             "hedged": record.hedges > 0,
             "cache_hit": False,
+            "latency_ms": _milliseconds_since(started),
         }
+
+
+def _milliseconds_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
 
 
 def _cache_key(

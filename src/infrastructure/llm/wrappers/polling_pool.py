@@ -142,12 +142,14 @@ class PollingPoolWrapper(BaseLLMWrapper):
         stats["breakers"] = self._pool.breaker_states()
         return stats
 
-    def _routing_metadata(self, served: Served[Any], record: CallRecord) -> dict[str, Any]:
-        metadata = super()._routing_metadata(served, record)
+    def _routing_metadata(
+        self, served: Served[Any], record: CallRecord, started: float
+    ) -> dict[str, Any]:
+        metadata = super()._routing_metadata(served, record, started)
         metadata["pool"] = served.candidates.name
         return metadata
 
-    def _hit_metadata(self, hit: Hit) -> dict[str, Any]:
-        metadata = super()._hit_metadata(hit)
+    def _hit_metadata(self, hit: Hit, started: float) -> dict[str, Any]:
+        metadata = super()._hit_metadata(hit, started)
         metadata["pool"] = self.pool
         return metadata
