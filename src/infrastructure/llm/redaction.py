@@ -60,6 +60,11 @@ def redact(text: str) -> str:
     return text
 
 
+def one_line(text: str) -> str:
+    """`text` redacted and on one line, for a log record."""
+    return " | ".join(line.strip() for line in redact(text).splitlines() if line.strip())
+
+
 def public_url(url: str) -> str:
     """`url` without its `user:password@` part, anything else secret masked."""
     parts = urlsplit(url)

@@ -225,7 +225,7 @@ class PoolHealth:
         if healthy:
             logger.info("pool %r: instance %s is healthy again", self._pool_name, instance)
         else:
-            logger.warning("pool %r: instance %s is unhealthy", self._pool_name, instance)
+            logger.info("pool %r: instance %s is unhealthy", self._pool_name, instance)
         if self._on_change is not None:
             self._on_change(index, healthy)
         return record

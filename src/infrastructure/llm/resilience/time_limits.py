@@ -19,10 +19,11 @@ from contextvars import ContextVar
 class AttemptLimit:
     """The real-time limit of one attempt: `timeout` seconds from `start()`, until `end()`."""
 
-    __slots__ = ("answered", "cut", "ended", "timeout", "until")
+    __slots__ = ("answered", "cut", "ended", "started", "timeout", "until")
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
+        self.started = 0.0
         self.until = 0.0
         self.answered = False
         """A 2xx response arrived for this attempt."""
@@ -32,7 +33,12 @@ class AttemptLimit:
         """The attempt (and its stream) is over: its connection may serve other requests."""
 
     def start(self) -> None:
-        self.until = time.monotonic() + self.timeout
+        self.started = time.monotonic()
+        self.until = self.started + self.timeout
+
+    def elapsed_ms(self) -> float:
+        """Milliseconds since `start()`."""
+        return (time.monotonic() - self.started) * 1000
 
     def extend(self, seconds: float) -> None:
         """Allow `seconds` more from now (a stream that answered, up to the call's deadline)."""

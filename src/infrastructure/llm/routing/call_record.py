@@ -33,10 +33,13 @@ class CallRecord:
         "rejection",
         "rejection_confirmed",
         "retries",
+        "wrapper",
     )
 
-    def __init__(self, deadline: Deadline, busy: set[str] | None = None) -> None:
+    def __init__(self, deadline: Deadline, busy: set[str] | None = None, wrapper: str = "") -> None:
         self.deadline = deadline
+        self.wrapper = wrapper
+        """The name of the wrapper the call went through, for log lines."""
         self.attempts = 0
         self.retries = 0
         self.fallbacks = 0
@@ -66,7 +69,7 @@ class CallRecord:
 
     def lane(self) -> CallRecord:
         """A record for one hedge lane: same deadline and busy set, its own counts."""
-        return CallRecord(self.deadline, self.busy)
+        return CallRecord(self.deadline, self.busy, self.wrapper)
 
     def absorb(self, lane: CallRecord) -> None:
         """Add a finished lane's counts to this record."""

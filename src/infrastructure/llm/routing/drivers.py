@@ -14,22 +14,32 @@ sync transport does that part.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from infrastructure.llm.clock import Clock
 from infrastructure.llm.fleet.member import Member
-from infrastructure.llm.resilience.state import SharedState
+from infrastructure.llm.resilience.state import SharedState, Transition
 from infrastructure.llm.resilience.time_limits import CURRENT_ATTEMPT, AttemptLimit
 from infrastructure.llm.routing.steps import Admit, Attempt, Settle, Steps
 
 T = TypeVar("T")
 
+logger = logging.getLogger(__name__)
+
 AttemptFn = Callable[[Member, float], Any]
 """Calls one instance: `attempt(member, timeout)` returns the answer or raises."""
 
 AsyncAttemptFn = Callable[[Member, float], Awaitable[Any]]
+
+
+def log_transition(step: Settle, transition: Transition) -> None:
+    """Say at INFO that settling `step` moved a breaker (`breaker:<group>:<instance>`)."""
+    before, after = transition
+    breaker = step.gate.breaker_key.removeprefix("breaker:")
+    logger.info("breaker %s: %s -> %s", breaker, before.value, after.value)
 
 
 def _no_attempts(member: Member, timeout: float) -> Any:
@@ -66,6 +76,8 @@ def drive(
             elif isinstance(step, Settle):
                 now = clock.now()
                 send = state.settle(step.gate, step.ticket, step.verdict, now, step.cooldown)
+                if send is not None:
+                    log_transition(step, send)
             else:
                 send = None
                 clock.sleep(step.seconds)
@@ -104,6 +116,8 @@ async def adrive(
             elif isinstance(step, Settle):
                 args = (step.gate, step.ticket, step.verdict, clock.now(), step.cooldown)
                 send = state.settle(*args) if local else await state.asettle(*args)
+                if send is not None:
+                    log_transition(step, send)
             else:
                 send = None
                 await clock.asleep(step.seconds)

@@ -9,6 +9,7 @@ of it. `drivers.py` carries the steps out, once for sync callers and once for as
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from infrastructure.llm.errors import (
 )
 from infrastructure.llm.fleet.candidates import CandidateSet
 from infrastructure.llm.fleet.member import Member
-from infrastructure.llm.redaction import scrub
+from infrastructure.llm.redaction import one_line, scrub
 from infrastructure.llm.resilience.admission import FREE_TICKET, Reason, Refusal, Ticket, Verdict
 from infrastructure.llm.resilience.error_classification import (
     ErrorKind,
@@ -42,6 +43,8 @@ from infrastructure.llm.routing.plan import FallbackPlan, Stage
 from infrastructure.llm.routing.steps import Admit, Attempt, Pause, Settle, Steps
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 # Errors of our own that end the work on a stage at once: the plan walk decides what is next.
 _LEAVES_STAGE = (CircuitOpenError, NoCapacityError, DeadlineExceededError)
@@ -112,14 +115,20 @@ def end_stream(served: Served[Any], verdict: Verdict) -> Steps[None]:
 def _hop(plan: FallbackPlan, position: int, last: Exception | None, call: CallRecord) -> float:
     """Record the hop to stage `position`; return the pause before trying it."""
     call.fallbacks += 1
-    call.hops.append(
-        FallbackEvent(
-            time=time.time(),
-            from_target=plan.stages[position - 1].candidates.name,
-            to_target=plan.stages[position].candidates.name,
-            reason=error_summary(last) if last else "",
-            error_type=type(last).__name__ if last else "",
-        )
+    hop = FallbackEvent(
+        time=time.time(),
+        from_target=plan.stages[position - 1].candidates.name,
+        to_target=plan.stages[position].candidates.name,
+        reason=error_summary(last) if last else "",
+        error_type=type(last).__name__ if last else "",
+    )
+    call.hops.append(hop)
+    logger.debug(
+        "%s: falling back from %s to %s (%s)",
+        call.wrapper,
+        hop.from_target,
+        hop.to_target,
+        one_line(hop.reason),
     )
     return min(plan.retry_delay, max(call.deadline.remaining(), 0.0))
 
@@ -163,6 +172,16 @@ def _walk(stage: Stage, call: CallRecord, streaming: bool) -> Steps[Served[Any]]
             call.instance_outcomes.append((instance_id, False))
             call.note_failure(instance_id, exc)
             kind = classify(exc)
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "%s: attempt %d on %s failed after %.1f ms (%s): %s",
+                    call.wrapper,
+                    call.attempts,
+                    instance_id,
+                    limit.elapsed_ms(),
+                    kind.value,
+                    one_line(call.failures[-1]),
+                )
             confirm = kind is ErrorKind.FATAL and is_rejection(exc)
             first_refusal = confirm and call.rejection is None
             # A first refusal gets no verdict yet: another instance will say whose fault it is.
@@ -215,6 +234,13 @@ def _walk(stage: Stage, call: CallRecord, streaming: bool) -> Steps[Served[Any]]
             raise
         call.busy.discard(instance_id)
         call.instance_outcomes.append((instance_id, True))
+        logger.debug(
+            "%s: attempt %d on %s answered in %.1f ms",
+            call.wrapper,
+            call.attempts,
+            instance_id,
+            limit.elapsed_ms(),
+        )
         if streaming:
             yield Settle(member.gate, ticket, Verdict.STREAM_OPENED)
             limit.extend(max(call.deadline.remaining(), 0.0))  # the rest: until the deadline

@@ -8,13 +8,16 @@ reads one attribute of the wrapper instead of many.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
 from infrastructure.llm.cache.response_cache import ResponseCache
 from infrastructure.llm.clock import Clock
+from infrastructure.llm.errors import AllTargetsFailedError
 from infrastructure.llm.fleet.member import Member
+from infrastructure.llm.redaction import one_line
 from infrastructure.llm.resilience.admission import Verdict
 from infrastructure.llm.resilience.state import SharedState
 from infrastructure.llm.routing.call_record import CallRecord
@@ -29,6 +32,8 @@ from infrastructure.llm.routing.stats import CallStats
 
 T = TypeVar("T")
 
+logger = logging.getLogger(__name__)
+
 
 class CallRouter:
     """Routes calls along `plan`, with limits, breakers and health in `state`.
@@ -37,7 +42,17 @@ class CallRouter:
     `cache`, when given, answers the calls it has seen before.
     """
 
-    __slots__ = ("cache", "clock", "hedger", "history", "plan", "shared_history", "state", "stats")
+    __slots__ = (
+        "cache",
+        "clock",
+        "hedger",
+        "history",
+        "name",
+        "plan",
+        "shared_history",
+        "state",
+        "stats",
+    )
 
     def __init__(
         self,
@@ -47,7 +62,9 @@ class CallRouter:
         hedger: Hedger | None = None,
         shared_history: EnhancedFallbackManager | None = None,
         cache: ResponseCache | None = None,
+        name: str = "",
     ) -> None:
+        self.name = name
         self.plan = plan
         self.cache = cache
         self.state = state
@@ -59,7 +76,7 @@ class CallRouter:
 
     def start(self) -> CallRecord:
         """A fresh record for one call, its deadline starting now."""
-        return CallRecord(Deadline(self.clock, self.plan.deadline))
+        return CallRecord(Deadline(self.clock, self.plan.deadline), wrapper=self.name)
 
     def serve(
         self,
@@ -130,6 +147,8 @@ class _Accounted:
         router, record = self.router, self.record
         if exc_type is not None and issubclass(exc_type, Exception):
             router.stats.record(record, ok=False, latency=0.0, usage=None)
+            if isinstance(exc, AllTargetsFailedError):
+                logger.warning("%s: %s", router.name, one_line(str(exc)))
         if record.hops:
             router.history.extend(record.hops)
             if router.shared_history is not None:

@@ -89,7 +89,8 @@ class PollingPoolWrapper(BaseLLMWrapper):
         )
         hedger = Hedger(pool.config.hedging, manager.clock) if pool.config.hedging else None
         cache = manager.response_cache(self.cache_config or pool.config.cache, pool.name)
-        return CallRouter(plan, manager.state, manager.clock, hedger, cache=cache)
+        name = self.name or pool.name
+        return CallRouter(plan, manager.state, manager.clock, hedger, cache=cache, name=name)
 
     @property
     def _llm_type(self) -> str:

@@ -77,6 +77,7 @@ class TaskGroupWrapper(BaseLLMWrapper):
             Hedger(hedging, manager.clock) if hedging else None,
             shared_history=fallback_manager,
             cache=manager.response_cache(self.cache_config or config.cache, self.target),
+            name=self.name or self.target,
         )
 
     @property
