@@ -169,9 +169,9 @@ def _walk(stage: Stage, call: CallRecord, streaming: bool) -> Steps[Served[Any]]
             limit.end()
             exc = scrub(attempt_error(raised, limit, instance_id))
             call.busy.discard(instance_id)
-            call.instance_outcomes.append((instance_id, False))
             call.note_failure(instance_id, exc)
             kind = classify(exc)
+            call.instance_outcomes.append((instance_id, kind.value))
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug(
                     "%s: attempt %d on %s failed after %.1f ms (%s): %s",
@@ -227,13 +227,13 @@ def _walk(stage: Stage, call: CallRecord, streaming: bool) -> Steps[Served[Any]]
             limit.end()
             call.busy.discard(instance_id)
             if call.outrun:  # a later hedge lane answered first: this instance was slow
-                call.instance_outcomes.append((instance_id, False))
+                call.instance_outcomes.append((instance_id, "outrun"))
                 call.failures.append(f"{instance_id}: outrun by a hedged request")
             yield Settle(member.gate, ticket, Verdict.OUTRUN if call.outrun else Verdict.ABANDONED)
             candidates.finished(member)
             raise
         call.busy.discard(instance_id)
-        call.instance_outcomes.append((instance_id, True))
+        call.instance_outcomes.append((instance_id, "ok"))
         logger.debug(
             "%s: attempt %d on %s answered in %.1f ms",
             call.wrapper,

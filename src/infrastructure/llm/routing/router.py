@@ -76,6 +76,7 @@ class CallRouter:
 
     def start(self) -> CallRecord:
         """A fresh record for one call, its deadline starting now."""
+        self.stats.started()
         return CallRecord(Deadline(self.clock, self.plan.deadline), wrapper=self.name)
 
     def serve(
@@ -149,6 +150,8 @@ class _Accounted:
             router.stats.record(record, ok=False, latency=0.0, usage=None)
             if isinstance(exc, AllTargetsFailedError):
                 logger.warning("%s: %s", router.name, one_line(str(exc)))
+        elif exc_type is not None:  # cancelled: the call ends without an outcome
+            router.stats.abandoned()
         if record.hops:
             router.history.extend(record.hops)
             if router.shared_history is not None:

@@ -1,4 +1,5 @@
-"""Call statistics of one router (one wrapper), with a bounded latency window."""
+"""Call statistics of one router (one wrapper), with a bounded latency window, and what the
+metrics endpoint reads: attempts by outcome, latency histograms and calls in flight."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from langchain_core.messages.ai import UsageMetadata
 
 from infrastructure.llm.routing.call_record import CallRecord
+from infrastructure.llm.routing.histogram import Histogram
 
 
 def _percentile(ordered: list[float], fraction: float) -> float | None:
@@ -32,6 +34,7 @@ class CallStats:
     def __init__(self, window: int = 1000) -> None:
         self._lock = threading.Lock()
         self._window = window
+        self.in_flight = 0  # calls started and not ended; a reset leaves it
         self.reset()
 
     def reset(self) -> None:
@@ -47,17 +50,42 @@ class CallStats:
             self.latency_sum = 0.0
             self.latencies: deque[float] = deque(maxlen=self._window)
             self.per_instance: dict[str, dict[str, int]] = {}
+            # (instance, outcome: "ok" or the error kind) -> attempts
+            self.attempt_outcomes: dict[tuple[str, str], int] = {}
+            self.call_seconds = Histogram()
+            self.first_chunk_seconds = Histogram()
+
+    def started(self) -> None:
+        """A call began (it ends in `record`, or `abandoned` if it was cancelled)."""
+        with self._lock:
+            self.in_flight += 1
+
+    def abandoned(self) -> None:
+        """A call was cancelled before it ended."""
+        with self._lock:
+            self.in_flight -= 1
 
     def record(
-        self, record: CallRecord, *, ok: bool, latency: float, usage: UsageMetadata | None
+        self,
+        record: CallRecord,
+        *,
+        ok: bool,
+        latency: float,
+        usage: UsageMetadata | None,
+        first_chunk: float | None = None,
     ) -> None:
-        """Fold one finished call into the totals."""
+        """Fold one finished call into the totals; a stream's `first_chunk` is its seconds to
+        the first chunk."""
         with self._lock:
+            self.in_flight -= 1
             self.total_requests += 1
             if ok:
                 self.successful_requests += 1
                 self.latency_sum += latency
                 self.latencies.append(latency)
+                self.call_seconds.observe(latency)
+                if first_chunk is not None:
+                    self.first_chunk_seconds.observe(first_chunk)
             else:
                 self.failed_requests += 1
             self.fallbacks += record.fallbacks
@@ -66,13 +94,34 @@ class CallStats:
             if usage:
                 self.input_tokens += usage.get("input_tokens", 0)
                 self.output_tokens += usage.get("output_tokens", 0)
-            for instance_id, succeeded in record.instance_outcomes:
+            outcomes = self.attempt_outcomes
+            for attempt in record.instance_outcomes:
+                outcomes[attempt] = outcomes.get(attempt, 0) + 1
+                instance_id, outcome = attempt
                 counts = self.per_instance.get(instance_id)
                 if counts is None:
                     counts = self.per_instance[instance_id] = {"requests": 0, "failures": 0}
                 counts["requests"] += 1
-                if not succeeded:
+                if outcome != "ok":
                     counts["failures"] += 1
+
+    def for_metrics(self) -> dict[str, Any]:
+        """A consistent copy of what the metrics endpoint exposes."""
+        with self._lock:
+            return {
+                "ok": self.successful_requests,
+                "error": self.failed_requests,
+                "fallbacks": self.fallbacks,
+                "retries": self.retries,
+                "hedges": self.hedges,
+                "in_flight": self.in_flight,
+                "attempts": dict(self.attempt_outcomes),
+                "call_seconds": (self.call_seconds.cumulative(), self.call_seconds.total),
+                "first_chunk_seconds": (
+                    self.first_chunk_seconds.cumulative(),
+                    self.first_chunk_seconds.total,
+                ),
+            }
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:

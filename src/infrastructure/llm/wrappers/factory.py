@@ -118,6 +118,29 @@ class LLMWrapperFactory:
     def stop_health_checks(self) -> None:
         self.polling_pool_manager.stop_health_checks()
 
+    def register_metrics(self, registry: Any = None) -> Any:
+        """Expose this factory's wrappers as Prometheus metrics in `registry` (a new
+        `CollectorRegistry` when None) and return it; needs the `metrics` extra."""
+        try:
+            from prometheus_client import CollectorRegistry
+
+            from infrastructure.llm.observability.metrics import FleetCollector
+        except ImportError:
+            raise LLMWrapperError(
+                "metrics need prometheus_client: pip install 'langchain-llm-wrappers[metrics]'"
+            ) from None
+        registry = CollectorRegistry() if registry is None else registry
+        registry.register(FleetCollector(lambda: list(self._wrappers.values())))
+        return registry
+
+    def serve_metrics(self, port: int, addr: str = "127.0.0.1", registry: Any = None) -> Any:
+        """Serve the metrics at `http://addr:port/metrics` from a background thread; returns
+        the server (`.shutdown()` stops it). `port` 0 picks a free one (`.server_port`)."""
+        from prometheus_client import start_http_server
+
+        server, _ = start_http_server(port, addr, self.register_metrics(registry))
+        return server
+
     def __enter__(self) -> LLMWrapperFactory:
         return self
 

@@ -96,5 +96,12 @@ class StreamRelay:
     def close(self) -> Verdict:
         """Fold the stream into the stats; return the verdict that frees its slot."""
         latency = time.perf_counter() - self.started
-        self.on_end(self.record, ok=not self.failed, latency=latency, usage=self.usage)
+        first_chunk = self.metadata["latency_ms"] / 1000
+        self.on_end(
+            self.record,
+            ok=not self.failed,
+            latency=latency,
+            usage=self.usage,
+            first_chunk=first_chunk,
+        )
         return Verdict.FAILED if self.failed else Verdict.STREAM_ENDED
