@@ -18,7 +18,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.base import LangSmithParams
 from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from pydantic import ConfigDict
@@ -41,6 +41,7 @@ from infrastructure.llm.routing.call_record import CallRecord
 from infrastructure.llm.routing.drivers import within
 from infrastructure.llm.routing.engine import Served
 from infrastructure.llm.routing.router import CallRouter
+from infrastructure.llm.wrappers.run_events import areport_hops, report_hops
 from infrastructure.llm.wrappers.stream_relay import (
     AsyncOpened,
     Opened,
@@ -222,7 +223,10 @@ class BaseLLMWrapper(BaseChatModel, ABC):
             if type(found) is Hit:
                 return self._cached_result(found, started)
         record = router.start()
-        served = router.serve(record, attempt, False, _keep)
+        try:
+            served = router.serve(record, attempt, False, _keep)
+        finally:
+            report_hops(run_manager, record)
         result = self._finish_result(router, served, record, started)
         if key is not None:
             cache.keep(found, CachedAnswer.of_result(result))
@@ -247,7 +251,10 @@ class BaseLLMWrapper(BaseChatModel, ABC):
             if type(found) is Hit:
                 return self._cached_result(found, started)
         record = router.start()
-        served = await router.aserve(record, attempt, False, _akeep)
+        try:
+            served = await router.aserve(record, attempt, False, _akeep)
+        finally:
+            await areport_hops(run_manager, record)
         result = self._finish_result(router, served, record, started)
         if key is not None:
             await cache.akeep(found, CachedAnswer.of_result(result))
@@ -260,6 +267,7 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         message = result.generations[0].message
         metadata = self._routing_metadata(served, record, started)
         message.response_metadata["routing"] = metadata
+        _add_generation_info(result.generations[0], metadata)
         usage = getattr(message, "usage_metadata", None)
         router.stats.record(record, ok=True, latency=metadata["latency_ms"] / 1000, usage=usage)
         return result
@@ -299,7 +307,10 @@ class BaseLLMWrapper(BaseChatModel, ABC):
                 yield from self._replay(found, started)
                 return
         record = router.start()
-        served = router.serve(record, attempt, True, self._drop_stream)
+        try:
+            served = router.serve(record, attempt, True, self._drop_stream)
+        finally:
+            report_hops(run_manager, record)
         opening, chunks = served.value
         relay = self._relay(router, served, record, started, keep=key is not None)
         try:
@@ -352,7 +363,10 @@ class BaseLLMWrapper(BaseChatModel, ABC):
                     yield chunk
                 return
         record = router.start()
-        served = await router.aserve(record, attempt, True, self._adrop_stream)
+        try:
+            served = await router.aserve(record, attempt, True, self._adrop_stream)
+        finally:
+            await areport_hops(run_manager, record)
         opening, chunks = served.value
         relay = self._relay(router, served, record, started, keep=key is not None)
         try:
@@ -391,12 +405,15 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         result = hit.answer.result()
         metadata = self._hit_metadata(hit, started)
         result.generations[0].message.response_metadata["routing"] = metadata
+        _add_generation_info(result.generations[0], metadata)
         return result
 
     def _replay(self, hit: Hit, started: float) -> Iterator[ChatGenerationChunk]:
         """The cached answer as chunks; the first carries the routing metadata."""
         chunks = hit.answer.stream()
-        chunks[0].message.response_metadata["routing"] = self._hit_metadata(hit, started)
+        metadata = self._hit_metadata(hit, started)
+        chunks[0].message.response_metadata["routing"] = metadata
+        _add_generation_info(chunks[0], metadata)
         yield from chunks
 
     def _hit_metadata(self, hit: Hit, started: float) -> dict[str, Any]:
@@ -439,6 +456,11 @@ class BaseLLMWrapper(BaseChatModel, ABC):
             "cache_hit": False,
             "latency_ms": _milliseconds_since(started),
         }
+
+
+def _add_generation_info(generation: ChatGeneration, metadata: dict[str, Any]) -> None:
+    """Put the routing facts where a trace shows the run's outputs, too."""
+    generation.generation_info = {**(generation.generation_info or {}), "routing": metadata}
 
 
 def _milliseconds_since(started: float) -> float:

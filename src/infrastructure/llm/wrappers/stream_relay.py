@@ -72,6 +72,7 @@ class StreamRelay:
         """Note the chunk's text and usage; the first chunk carries the routing metadata."""
         if not self.parts:
             chunk.message.response_metadata["routing"] = self.metadata
+            chunk.generation_info = {**(chunk.generation_info or {}), "routing": self.metadata}
         self.parts.append(chunk.text)
         usage = getattr(chunk.message, "usage_metadata", None)
         if usage:
