@@ -32,4 +32,8 @@ def test_cancelled_hedge_losers_eject_a_hung_instance(start_sim: StartSim, tmp_p
     assert breaker.state is CircuitState.OPEN
     # Five losses (the default failure_threshold) opened it; no call reached it afterwards.
     assert hung.wait_for(lambda s: s.cancelled == 5).requests == 5
-    assert pool.get_stats()["per_instance"]["m#0"] == {"requests": 5, "failures": 5, "error_rate": 1.0}
+    assert pool.get_stats()["per_instance"]["m#0"] == {
+        "requests": 5,
+        "failures": 5,
+        "error_rate": 1.0,
+    }

@@ -154,7 +154,9 @@ def test_unhealthy_instances_leave_the_rotation(
     wrapper.health_check()
     for _ in range(6):
         assert wrapper.invoke("hi").response_metadata["routing"]["instance"] == "m#1"
-    assert wrapper.get_stats()["per_instance"] == {"m#1": {"requests": 6, "failures": 0, "error_rate": 0.0}}
+    assert wrapper.get_stats()["per_instance"] == {
+        "m#1": {"requests": 6, "failures": 0, "error_rate": 0.0}
+    }
 
 
 def test_when_every_instance_is_unhealthy_calls_still_try_them(
