@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from infrastructure.llm.clock import Clock
 from infrastructure.llm.fleet.member import Member
+from infrastructure.llm.observability.tracing import attempt_span
 from infrastructure.llm.resilience.state import SharedState, Transition
 from infrastructure.llm.resilience.time_limits import CURRENT_ATTEMPT, AttemptLimit
 from infrastructure.llm.routing.steps import Admit, Attempt, Settle, Steps
@@ -68,7 +69,8 @@ def drive(
                 limit.start()
                 current = CURRENT_ATTEMPT.set(limit)
                 try:
-                    send = attempt(step.member, limit.timeout)
+                    with attempt_span(step.member):
+                        send = attempt(step.member, limit.timeout)
                 finally:
                     CURRENT_ATTEMPT.reset(current)
             elif isinstance(step, Admit):
@@ -107,7 +109,8 @@ async def adrive(
                 limit.start()
                 current = CURRENT_ATTEMPT.set(limit)
                 try:
-                    send = await within(limit, attempt(step.member, limit.timeout))
+                    with attempt_span(step.member):
+                        send = await within(limit, attempt(step.member, limit.timeout))
                 finally:
                     CURRENT_ATTEMPT.reset(current)
             elif isinstance(step, Admit):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -17,6 +18,7 @@ from infrastructure.llm.cache.response_cache import ResponseCache
 from infrastructure.llm.clock import Clock
 from infrastructure.llm.errors import AllTargetsFailedError
 from infrastructure.llm.fleet.member import Member
+from infrastructure.llm.observability.tracing import call_span, describe_call
 from infrastructure.llm.redaction import one_line
 from infrastructure.llm.resilience.admission import Verdict
 from infrastructure.llm.resilience.state import SharedState
@@ -91,14 +93,17 @@ class CallRouter:
         A call no instance answered is counted as failed before its error is raised.
         """
         plan, state, clock = self.plan, self.state, self.clock
-        with _Accounted(self, record):
+        with self._span(streaming) as span, _Accounted(self, record):
             if self.hedger is None:
-                return drive(route(plan, record, streaming), state, clock, attempt)
-            return self.hedger.race(
-                record,
-                lambda lane: drive(route(plan, lane, streaming), state, clock, attempt),
-                discard,
-            )
+                served = drive(route(plan, record, streaming), state, clock, attempt)
+            else:
+                served = self.hedger.race(
+                    record,
+                    lambda lane: drive(route(plan, lane, streaming), state, clock, attempt),
+                    discard,
+                )
+            describe_call(span, served, record)
+            return served
 
     async def aserve(
         self,
@@ -109,14 +114,21 @@ class CallRouter:
     ) -> Served[Any]:
         """Async twin of `serve`."""
         plan, state, clock = self.plan, self.state, self.clock
-        with _Accounted(self, record):
+        with self._span(streaming) as span, _Accounted(self, record):
             if self.hedger is None:
-                return await adrive(route(plan, record, streaming), state, clock, attempt)
-            return await self.hedger.arace(
-                record,
-                lambda lane: adrive(route(plan, lane, streaming), state, clock, attempt),
-                discard,
-            )
+                served = await adrive(route(plan, record, streaming), state, clock, attempt)
+            else:
+                served = await self.hedger.arace(
+                    record,
+                    lambda lane: adrive(route(plan, lane, streaming), state, clock, attempt),
+                    discard,
+                )
+            describe_call(span, served, record)
+            return served
+
+    def _span(self, streaming: bool) -> AbstractContextManager[Any]:
+        """The OpenTelemetry span of one call (a no-op unless tracing is enabled)."""
+        return call_span(self.name, self.plan.stages[0].candidates.name, streaming)
 
     def end_stream(self, served: Served[Any], verdict: Verdict) -> None:
         """A stream that answered has ended or broke: give its slot back."""

@@ -1,0 +1,96 @@
+"""OpenTelemetry spans of routed calls (the `otel` extra): a span per call and a child span
+per attempt, with the GenAI semantic-convention attributes and the routing's own.
+
+Off until `enable_tracing()`; until then a call pays one check of a module global. Exceptions
+are recorded on the span that saw them and set its status to error.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+from urllib.parse import urlsplit
+
+from infrastructure.llm.errors import LLMWrapperError
+from infrastructure.llm.fleet.member import Member
+from infrastructure.llm.routing.call_record import CallRecord
+from infrastructure.llm.routing.engine import Served
+
+_tracer: Any = None
+
+
+def enable_tracing(tracer_provider: Any = None) -> None:
+    """Trace every routed call with `tracer_provider` (default: the global one)."""
+    global _tracer
+    try:
+        from opentelemetry import trace
+    except ImportError:
+        raise LLMWrapperError(
+            "tracing needs opentelemetry: pip install 'langchain-llm-wrappers[otel]'"
+        ) from None
+    provider = tracer_provider or trace.get_tracer_provider()
+    _tracer = provider.get_tracer("infrastructure.llm")
+
+
+def disable_tracing() -> None:
+    global _tracer
+    _tracer = None
+
+
+def call_span(wrapper: str, route: str, streaming: bool) -> AbstractContextManager[Any]:
+    """The span of one call through `wrapper` (None inside when tracing is off)."""
+    if _tracer is None:
+        return nullcontext(None)
+    attributes = {
+        "gen_ai.operation.name": "chat",
+        "llm_wrappers.wrapper": wrapper,
+        "llm_wrappers.route": route,
+        "llm_wrappers.streaming": streaming,
+    }
+    return _tracer.start_as_current_span(f"chat {route}", kind=_client(), attributes=attributes)
+
+
+def attempt_span(member: Member) -> AbstractContextManager[Any]:
+    """The span of one attempt on `member`'s instance, a child of its call's span."""
+    if _tracer is None:
+        return nullcontext(None)
+    instance = member.instance
+    attributes: dict[str, Any] = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.system": instance.provider,
+        "gen_ai.request.model": instance.model,
+        "llm_wrappers.model": instance.model_name,
+        "llm_wrappers.instance": instance.id,
+        "llm_wrappers.group": member.echelon.group,
+        "llm_wrappers.echelon": member.echelon.number,
+    }
+    if instance.base_url:
+        parts = urlsplit(instance.base_url)
+        attributes["server.address"] = parts.hostname or ""
+        attributes["server.port"] = parts.port or (443 if parts.scheme == "https" else 80)
+    name = f"chat {instance.model}"
+    return _tracer.start_as_current_span(name, kind=_client(), attributes=attributes)
+
+
+def describe_call(span: Any, served: Served[Any], record: CallRecord) -> None:
+    """Put what served the call, how, and (for an invoke) its token usage on its span."""
+    if span is None:
+        return
+    instance = served.member.instance
+    span.set_attribute("gen_ai.request.model", instance.model)
+    span.set_attribute("llm_wrappers.model", instance.model_name)
+    span.set_attribute("llm_wrappers.instance", instance.id)
+    span.set_attribute("llm_wrappers.attempts", record.attempts)
+    span.set_attribute("llm_wrappers.fallbacks", record.fallbacks)
+    span.set_attribute("llm_wrappers.hedged", record.hedges > 0)
+    generations = getattr(served.value, "generations", None)
+    usage = getattr(generations[0].message, "usage_metadata", None) if generations else None
+    if usage:
+        span.set_attribute("gen_ai.usage.input_tokens", usage.get("input_tokens", 0))
+        span.set_attribute("gen_ai.usage.output_tokens", usage.get("output_tokens", 0))
+
+
+def _client() -> Any:
+    from opentelemetry.trace import SpanKind
+
+    return SpanKind.CLIENT
