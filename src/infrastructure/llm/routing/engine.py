@@ -234,13 +234,14 @@ def _walk(stage: Stage, call: CallRecord, streaming: bool) -> Steps[Served[Any]]
             raise
         call.busy.discard(instance_id)
         call.instance_outcomes.append((instance_id, "ok"))
-        logger.debug(
-            "%s: attempt %d on %s answered in %.1f ms",
-            call.wrapper,
-            call.attempts,
-            instance_id,
-            limit.elapsed_ms(),
-        )
+        if logger.isEnabledFor(logging.DEBUG):  # the hot path: no elapsed time unless logged
+            logger.debug(
+                "%s: attempt %d on %s answered in %.1f ms",
+                call.wrapper,
+                call.attempts,
+                instance_id,
+                limit.elapsed_ms(),
+            )
         if streaming:
             yield Settle(member.gate, ticket, Verdict.STREAM_OPENED)
             limit.extend(max(call.deadline.remaining(), 0.0))  # the rest: until the deadline

@@ -121,7 +121,7 @@ class RedisState:
     def settle(
         self, gate: Gate, ticket: Ticket, verdict: Verdict, now: float, cooldown: float = 0.0
     ) -> Transition | None:
-        if ticket.lease is None and (ticket.slot or ticket.probe or not self._outage.shared):
+        if self._settled_locally(ticket):
             return self._local.settle(gate, ticket, verdict, now, cooldown)
         call = self._settle_call(gate, ticket, verdict, cooldown)
         if call is None:
@@ -150,7 +150,7 @@ class RedisState:
     async def asettle(
         self, gate: Gate, ticket: Ticket, verdict: Verdict, now: float, cooldown: float = 0.0
     ) -> Transition | None:
-        if ticket.lease is None and (ticket.slot or ticket.probe or not self._outage.shared):
+        if self._settled_locally(ticket):
             return self._local.settle(gate, ticket, verdict, now, cooldown)
         call = self._settle_call(gate, ticket, verdict, cooldown)
         if call is None:
@@ -161,6 +161,11 @@ class RedisState:
             self._outage.lost(exc)
             return None
         return transition(reply)
+
+    def _settled_locally(self, ticket: Ticket) -> bool:
+        """A ticket the local fallback issued (no lease; one with a slot or probe, or any while
+        Redis is out) is settled there."""
+        return ticket.lease is None and (ticket.slot or ticket.probe or not self._outage.shared)
 
     def _admit_call(self, gate: Gate) -> tuple[list[str], list[Any], str]:
         """The admit script's keys and arguments for `gate`, and the lease member it would
