@@ -103,10 +103,11 @@ class Outage:
             except self._errors:
                 continue
             with self._lock:
+                # Told before anyone can see `shared` again, so the news never trails the fact.
+                logger.info("shared state: Redis at %s is back; sharing again", self._where)
                 self.shared = True
                 self.since = None
                 self._thread = None
-            logger.info("shared state: Redis at %s is back; sharing again", self._where)
             return
 
     def _after_fork(self) -> None:
