@@ -17,11 +17,12 @@ from infrastructure.llm.routing.call_record import CallRecord
 from infrastructure.llm.routing.engine import Served
 
 _tracer: Any = None
+_CLIENT: Any = None  # opentelemetry.trace.SpanKind.CLIENT, looked up when tracing is enabled
 
 
 def enable_tracing(tracer_provider: Any = None) -> None:
     """Trace every routed call with `tracer_provider` (default: the global one)."""
-    global _tracer
+    global _tracer, _CLIENT
     try:
         from opentelemetry import trace
     except ImportError:
@@ -29,6 +30,7 @@ def enable_tracing(tracer_provider: Any = None) -> None:
             "tracing needs opentelemetry: pip install 'langchain-llm-wrappers[otel]'"
         ) from None
     provider = tracer_provider or trace.get_tracer_provider()
+    _CLIENT = trace.SpanKind.CLIENT
     _tracer = provider.get_tracer("infrastructure.llm")
 
 
@@ -47,7 +49,7 @@ def call_span(wrapper: str, route: str, streaming: bool) -> AbstractContextManag
         "llm_wrappers.route": route,
         "llm_wrappers.streaming": streaming,
     }
-    return _tracer.start_as_current_span(f"chat {route}", kind=_client(), attributes=attributes)
+    return _tracer.start_as_current_span(f"chat {route}", kind=_CLIENT, attributes=attributes)
 
 
 def attempt_span(member: Member) -> AbstractContextManager[Any]:
@@ -55,42 +57,67 @@ def attempt_span(member: Member) -> AbstractContextManager[Any]:
     if _tracer is None:
         return nullcontext(None)
     instance = member.instance
+    echelon = member.echelon
+    facts = (
+        instance.provider,
+        instance.model,
+        instance.model_name,
+        instance.id,
+        instance.base_url,
+        echelon.group,
+        echelon.number,
+    )
+    attributes = _attempt_attributes.get(facts)
+    if attributes is None:
+        attributes = _remember_attempt_attributes(facts)
+    return _tracer.start_as_current_span(
+        f"chat {instance.model}", kind=_CLIENT, attributes=attributes
+    )
+
+
+_ATTRIBUTE_SETS_KEPT = 4096
+_attempt_attributes: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
+def _remember_attempt_attributes(facts: tuple[Any, ...]) -> dict[str, Any]:
+    """The attributes of an attempt span, built once per instance and echelon (the URL is
+    parsed once, not per attempt)."""
+    provider, model, model_name, instance_id, base_url, group, number = facts
     attributes: dict[str, Any] = {
         "gen_ai.operation.name": "chat",
-        "gen_ai.system": instance.provider,
-        "gen_ai.request.model": instance.model,
-        "llm_wrappers.model": instance.model_name,
-        "llm_wrappers.instance": instance.id,
-        "llm_wrappers.group": member.echelon.group,
-        "llm_wrappers.echelon": member.echelon.number,
+        "gen_ai.system": provider,
+        "gen_ai.request.model": model,
+        "llm_wrappers.model": model_name,
+        "llm_wrappers.instance": instance_id,
+        "llm_wrappers.group": group,
+        "llm_wrappers.echelon": number,
     }
-    if instance.base_url:
-        parts = urlsplit(instance.base_url)
+    if base_url:
+        parts = urlsplit(base_url)
         attributes["server.address"] = parts.hostname or ""
         attributes["server.port"] = parts.port or (443 if parts.scheme == "https" else 80)
-    name = f"chat {instance.model}"
-    return _tracer.start_as_current_span(name, kind=_client(), attributes=attributes)
+    if len(_attempt_attributes) >= _ATTRIBUTE_SETS_KEPT:
+        _attempt_attributes.clear()
+    _attempt_attributes[facts] = attributes
+    return attributes
 
 
 def describe_call(span: Any, served: Served[Any], record: CallRecord) -> None:
     """Put what served the call, how, and (for an invoke) its token usage on its span."""
-    if span is None:
+    if span is None or not span.is_recording():
         return
     instance = served.member.instance
-    span.set_attribute("gen_ai.request.model", instance.model)
-    span.set_attribute("llm_wrappers.model", instance.model_name)
-    span.set_attribute("llm_wrappers.instance", instance.id)
-    span.set_attribute("llm_wrappers.attempts", record.attempts)
-    span.set_attribute("llm_wrappers.fallbacks", record.fallbacks)
-    span.set_attribute("llm_wrappers.hedged", record.hedges > 0)
+    attributes: dict[str, Any] = {
+        "gen_ai.request.model": instance.model,
+        "llm_wrappers.model": instance.model_name,
+        "llm_wrappers.instance": instance.id,
+        "llm_wrappers.attempts": record.attempts,
+        "llm_wrappers.fallbacks": record.fallbacks,
+        "llm_wrappers.hedged": record.hedges > 0,
+    }
     generations = getattr(served.value, "generations", None)
     usage = getattr(generations[0].message, "usage_metadata", None) if generations else None
     if usage:
-        span.set_attribute("gen_ai.usage.input_tokens", usage.get("input_tokens", 0))
-        span.set_attribute("gen_ai.usage.output_tokens", usage.get("output_tokens", 0))
-
-
-def _client() -> Any:
-    from opentelemetry.trace import SpanKind
-
-    return SpanKind.CLIENT
+        attributes["gen_ai.usage.input_tokens"] = usage.get("input_tokens", 0)
+        attributes["gen_ai.usage.output_tokens"] = usage.get("output_tokens", 0)
+    span.set_attributes(attributes)
