@@ -15,10 +15,11 @@ the spread (min to max) across rounds: this machine is noisy.
 
 `--observed` turns on everything operators may watch for the whole run: Prometheus metrics
 (scraped once a second) and OpenTelemetry spans (the SDK, spans batched to an exporter that
-drops them). Goal with it on: HTTP p50 ratio at most 1.05. `--sequential-only` runs part 1.
+drops them; `--sample-ratio` keeps that share of traces, default all). Goal with it on: HTTP
+p50 ratio at most 1.05. `--sequential-only` runs part 1.
 
     python bench/overhead.py [--rounds 5] [--calls 1000] [--concurrent-calls 3000]
-                             [--observed] [--sequential-only]
+                             [--observed [--sample-ratio R]] [--sequential-only]
 """
 
 from __future__ import annotations
@@ -187,13 +188,15 @@ def rounds_of(rounds: int, measure: Callable[[], dict[str, float]]) -> list[dict
     return results
 
 
-def observe(wrapper: BaseChatModel) -> None:
-    """Metrics served and scraped every second, and spans recorded, for `wrapper`'s calls."""
+def observe(wrapper: BaseChatModel, sample_ratio: float) -> None:
+    """Metrics served and scraped every second, and spans recorded (the share `sample_ratio`
+    of traces, as a parent-based ratio sampler keeps), for `wrapper`'s calls."""
     import threading
     import urllib.request
 
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
     from prometheus_client import CollectorRegistry, start_http_server
 
     from infrastructure.llm.observability.metrics import FleetCollector
@@ -203,7 +206,7 @@ def observe(wrapper: BaseChatModel) -> None:
         def export(self, spans: Any) -> SpanExportResult:
             return SpanExportResult.SUCCESS
 
-    provider = TracerProvider()
+    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(sample_ratio)))
     provider.add_span_processor(BatchSpanProcessor(Dropped()))
     enable_tracing(provider)
     registry = CollectorRegistry()
@@ -236,6 +239,12 @@ def main() -> int:
     parser.add_argument("--concurrent-calls", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--observed", action="store_true", help="metrics and tracing on")
+    parser.add_argument(
+        "--sample-ratio",
+        type=float,
+        default=1.0,
+        help="with --observed: the share of traces recorded (default 1.0: every call)",
+    )
     parser.add_argument("--sequential-only", action="store_true", help="part 1 only")
     args = parser.parse_args()
     goal = OBSERVED_GOAL if args.observed else HTTP_GOAL
@@ -248,7 +257,7 @@ def main() -> int:
             "TaskGroupWrapper": http_wrapper(url, root / "http"),
         }
         if args.observed:
-            observe(http["TaskGroupWrapper"])
+            observe(http["TaskGroupWrapper"], args.sample_ratio)
         mock = mock_wrappers(root / "mock")
 
         print(f"1. HTTP, sequential: {args.calls} interleaved calls per model, p50 ms")
