@@ -24,7 +24,10 @@ percentiles are over every call, failed ones included (time until the error). Go
 success for every wrapper, and p99 at most 300 ms for the hedged ones. The script exits 0
 even when a goal is missed.
 
-    python bench/chaos.py [--calls 600] [--concurrency 20] [--health-checks]
+With `--chart PATH` the run also draws every contender's latency CDF (log x axis, p50 and
+p99 marked) into a PNG (matplotlib, the `bench` extra).
+
+    python bench/chaos.py [--calls 600] [--concurrency 20] [--health-checks] [--chart PATH]
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import charts
+
 from infrastructure.llm import (
     BaseLLMWrapper,
     PollingPoolManager,
@@ -363,6 +368,20 @@ def print_report(args: argparse.Namespace, runs: list[Run]) -> None:
                 )
 
 
+def latency_cdf(runs: list[Run]) -> charts.CdfPanel:
+    """Every contender's call latencies in ms, failed calls included, as the table has them."""
+    series = {run.name: [latency * 1000 for latency in run.latencies] for run in runs}
+    return charts.CdfPanel("latency of every call, failed ones included", series)
+
+
+def chart_title(args: argparse.Namespace) -> str:
+    instances = ", ".join(LABELS)
+    return (
+        f"Chaos: {args.calls} calls per contender, {args.concurrency} in flight; "
+        f"instances {instances}"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=600)
@@ -376,11 +395,13 @@ def main() -> int:
         "--progress", type=float, default=5.0, help="seconds between progress lines"
     )
     parser.add_argument("--show-slowest", type=int, default=0, help="list the N slowest calls")
+    charts.add_options(parser)
     args = parser.parse_args()
 
     with simulator_process(*FAULTS) as urls, tempfile.TemporaryDirectory() as tmp:
         runs = asyncio.run(run_all(args, urls, Path(tmp)))
     print_report(args, runs)
+    charts.write(args, chart_title(args), [latency_cdf(runs)])
     return 0
 
 
