@@ -20,6 +20,7 @@ from infrastructure.llm.config import LLMConfig
 from infrastructure.llm.config import schema as schema_module
 from infrastructure.llm.config.legacy_fallback import LegacyGlobalFallback
 from infrastructure.llm.config.schema import (
+    BackoffConfig,
     CacheConfig,
     CircuitBreakerConfig,
     EchelonConfig,
@@ -58,6 +59,7 @@ MINIMAL: dict[type[BaseModel], dict[str, Any]] = {
     LegacyGlobalFallback: {},
     StateConfig: {},
     CacheConfig: {},
+    BackoffConfig: {},
 }
 # Built by the loader, never read from a file as such.
 NOT_FROM_YAML = {schema_module.InstanceConfig, LLMConfig}
@@ -101,7 +103,7 @@ def test_every_config_model_is_covered() -> None:
 
 def test_the_number_fields_are_found() -> None:
     found = {(model.__name__, name) for model, name, _ in NUMBER_FIELDS}
-    assert len(found) == 33  # FallbackConfig repeats FallbackChain's three
+    assert len(found) == 37  # FallbackConfig repeats FallbackChain's three; BackoffConfig has four
     assert {
         ("EchelonConfig", "timeout"),
         ("EchelonConfig", "max_retries"),
@@ -111,6 +113,7 @@ def test_the_number_fields_are_found() -> None:
         ("PollingPoolConfig", "health_check_interval"),
         ("StateConfig", "op_timeout"),
         ("StateConfig", "lease_time"),
+        ("BackoffConfig", "jitter"),
     } <= found
 
 

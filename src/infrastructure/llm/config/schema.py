@@ -366,6 +366,31 @@ class CircuitBreakerConfig(StrictModel):
     half_open_requests: Integer = Field(default=1, ge=1)
 
 
+class BackoffConfig(StrictModel):
+    """The wait before a retry that finds no free untried instance: `initial` seconds after
+    the first failed attempt, times `multiplier` after each further one, capped at `maximum`,
+    plus a random 0..`jitter` seconds (a server's longer Retry-After wins)."""
+
+    initial: Number = Field(default=0.25, ge=0)
+    maximum: Number = Field(default=8.0, ge=0)
+    multiplier: Number = Field(default=2.0, ge=1)
+    jitter: Number = Field(default=0.25, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> BackoffConfig:
+        if self.maximum < self.initial:
+            raise _field_errors(
+                type(self).__name__,
+                [
+                    (
+                        ("maximum",),
+                        f"expected at least initial ({self.initial:g} s), got {self.maximum:g}",
+                    )
+                ],
+            )
+        return self
+
+
 class HedgingConfig(StrictModel):
     """Start extra attempts when the first has not answered after `delay`; the first answer wins.
 
@@ -429,6 +454,7 @@ class EchelonConfig(StrictModel):
     max_tokens: Integer | None = Field(default=None, ge=1)
     first_chunk_timeout: Number | None = Field(default=None, gt=0)
     spill_over: bool = False
+    backoff: BackoffConfig = Field(default_factory=BackoffConfig)
 
     @model_validator(mode="after")
     def _check(self) -> EchelonConfig:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from infrastructure.llm.config.schema import EchelonConfig
 from infrastructure.llm.config.targets import FallbackTarget
 from infrastructure.llm.fleet.instance import Instance
 from infrastructure.llm.resilience.admission import Gate
+from infrastructure.llm.resilience.backoff import Backoff
 from infrastructure.llm.resilience.circuit_breaker import CircuitBreaker
 from infrastructure.llm.resilience.limits import Limits
 
@@ -26,6 +28,11 @@ class Echelon:
     @property
     def name(self) -> str:
         return str(FallbackTarget(self.group, self.number))
+
+    @cached_property
+    def backoff(self) -> Backoff:
+        """The wait before a retry that stays on this echelon's instances."""
+        return Backoff(self.config.backoff)
 
     def timeout(self, streaming: bool) -> float:
         """Seconds one attempt may take; for a stream, seconds to its first chunk."""

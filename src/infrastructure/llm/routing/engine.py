@@ -15,8 +15,6 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from tenacity import RetryCallState, wait_exponential, wait_random
-
 from infrastructure.llm.errors import (
     CircuitOpenError,
     DeadlineExceededError,
@@ -48,9 +46,6 @@ logger = logging.getLogger(__name__)
 
 # Errors of our own that end the work on a stage at once: the plan walk decides what is next.
 _LEAVES_STAGE = (CircuitOpenError, NoCapacityError, DeadlineExceededError)
-
-# Exponential backoff with jitter between retries that reuse an instance: 0.25s, 0.5s, ... 8s.
-_BACKOFF = wait_exponential(multiplier=0.25, max=8) + wait_random(0, 0.25)
 
 _VERDICTS = {
     ErrorKind.FATAL: Verdict.ANSWERED,  # the instance answered; the request was at fault
@@ -137,7 +132,7 @@ def _walk(stage: Stage, call: CallRecord, streaming: bool) -> Steps[Served[Any]]
     """Attempts on one stage until one answers or the stage is spent (the error is raised).
 
     A failed attempt is retried at once on an untried member that is free, else after
-    exponential backoff with jitter (or the server's Retry-After) on whichever member is.
+    the failed echelon's backoff (or the server's Retry-After) on whichever member is.
     """
     candidates = stage.candidates
     tried: set[Member] = set()
@@ -207,7 +202,7 @@ def _walk(stage: Stage, call: CallRecord, streaming: bool) -> Steps[Served[Any]]
                     found = yield from _scan(candidates, call, offered)
                 if type(found) is not tuple and not confirm and not call.out_of_time:
                     waiting = found is not None and found.waiting is not None
-                    pause = 0.0 if waiting else _backoff(attempts, exc)
+                    pause = 0.0 if waiting else _backoff(member, attempts, exc)
                     if call.deadline.remaining() > pause:
                         if pause > 0.0:
                             yield Pause(pause)
@@ -391,9 +386,7 @@ class _Scan:
         return f"{candidates.name}: no instance can take a call now ({detail})"
 
 
-def _backoff(attempts: int, exc: BaseException) -> float:
-    """Exponential backoff with jitter after `attempts` attempts, or the server's Retry-After
-    when that is longer."""
-    state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
-    state.attempt_number = attempts
-    return max(_BACKOFF(state), retry_after(exc) or 0.0)
+def _backoff(member: Member, attempts: int, exc: BaseException) -> float:
+    """The backoff of the failed member's echelon after `attempts` attempts, or the server's
+    Retry-After when that is longer."""
+    return max(member.echelon.backoff.delay(attempts), retry_after(exc) or 0.0)
