@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.axis import Axis
     from matplotlib.figure import Figure
 
 PANEL_SIZE = (5.6, 4.6)  # inches per panel
@@ -53,6 +54,24 @@ def _short(value: float) -> str:
         return f"{value:,.0f}"
     digits = max(0, 2 - math.floor(math.log10(abs(value))))
     return f"{value:.{digits}f}"
+
+
+def _tick(value: float) -> str:
+    """A tick's label: `0.01`, `1`, `1,000`."""
+    return f"{value:,g}"
+
+
+def _plain_log_numbers(axis: Axis) -> None:
+    """On a log axis, tick labels like `20`, `1,000` or `0.5` instead of powers of ten, on
+    the ticks matplotlib would label (minor ones too when the axis spans few decades)."""
+    from matplotlib.ticker import LogFormatter
+
+    class PlainLogFormatter(LogFormatter):
+        def __call__(self, value: float, pos: int | None = None) -> str:
+            return _tick(value) if super().__call__(value, pos) else ""
+
+    axis.set_major_formatter(PlainLogFormatter())
+    axis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
 
 
 class Panel(Protocol):
@@ -106,6 +125,8 @@ class CdfPanel:
         axes.set_ylim(0, 1.02)
         axes.set_ylabel("share of calls at or below")
         axes.set_xscale("log" if self.log_x else "linear")
+        if self.log_x:
+            _plain_log_numbers(axes.xaxis)
         axes.set_xlabel(self.xlabel)
         axes.set_title(self.title, fontsize=10)
 
@@ -135,6 +156,11 @@ class CurvePanel:
         axes.legend(fontsize=7)
         axes.set_xscale("log" if self.log_x else "linear")
         axes.set_yscale("log" if self.log_y else "linear")
+        axes.set_xticks(sorted({x for points in self.series.values() for x in points}))
+        axes.xaxis.set_major_formatter(lambda value, _: _tick(value))
+        axes.xaxis.set_minor_formatter("")
+        if self.log_y:
+            _plain_log_numbers(axes.yaxis)
         axes.set_xlabel(self.xlabel)
         axes.set_ylabel(self.ylabel)
         axes.set_title(self.title, fontsize=10)

@@ -22,7 +22,10 @@ endpoints (each its own host; nothing is contacted), a group and a pool over it;
 of three builds. Goal: at most 2 s for 1,000 instances. With the `bench` extra installed,
 LiteLLM's Router over N deployments is built too, for comparison.
 
-    python bench/scale.py [--calls 2000] [--warmup 200] [--only mock|http|build]
+With `--chart PATH` the run also draws the curves (p50 per call, its ratio to one instance's,
+and build time, against the number of instances) into a PNG (matplotlib, the `bench` extra).
+
+    python bench/scale.py [--calls 2000] [--warmup 200] [--only mock|http|build] [--chart PATH]
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import charts
+
 from infrastructure.llm import (
     BaseLLMWrapper,
     LLMWrapperFactory,
@@ -131,8 +136,10 @@ def print_table(title: str, unit: str, p50: dict[int, float]) -> None:
     print(f"  goal p50 ratio <= {GOAL}: {verdict} (worst {worst:.3f})")
 
 
-def build_times(root: Path) -> None:
-    """Median of three factory builds per size; LiteLLM's Router too, when installed."""
+def build_times(root: Path) -> dict[str, dict[int, float]]:
+    """Median of three factory builds per size; LiteLLM's Router too, when installed. The
+    medians in seconds, by builder and size."""
+    medians: dict[str, dict[int, float]] = {"factory": {}}
     print("\nbuilding a factory over N instances (each its own host; nothing contacted), s")
     try:
         from litellm import Router
@@ -159,6 +166,7 @@ def build_times(root: Path) -> None:
             began = time.perf_counter()
             LLMWrapperFactory.from_config_dir(directory)
             ours.append(time.perf_counter() - began)
+        medians["factory"][size] = statistics.median(ours)
         line = f"  {size:>9,} {statistics.median(ours):9.3f}"
         if Router is not None:
             deployments = [
@@ -174,10 +182,50 @@ def build_times(root: Path) -> None:
                 Router(model_list=deployments)
                 theirs.append(time.perf_counter() - began)
             line += f" {statistics.median(theirs):9.3f}"
+            medians.setdefault("LiteLLM Router", {})[size] = statistics.median(theirs)
         print(line)
         if size == SIZES[-1]:
             verdict = "met" if statistics.median(ours) <= BUILD_GOAL else "NOT met"
             print(f"  goal <= {BUILD_GOAL:g} s for {size:,} instances: {verdict}")
+    return medians
+
+
+def chart_panels(
+    per_call: dict[str, dict[int, float]], builds: dict[str, dict[int, float]]
+) -> list[charts.Panel]:
+    """p50 per call (µs) and its ratio to one instance's, against the goal; build times."""
+    panels: list[charts.Panel] = []
+    if per_call:
+        micros = {name: {n: v * 1e6 for n, v in p50.items()} for name, p50 in per_call.items()}
+        ratios = {
+            name: {n: v / p50[SIZES[0]] for n, v in p50.items()} for name, p50 in per_call.items()
+        }
+        panels.append(
+            charts.CurvePanel("p50 per call", micros, "instances", "p50 per call, µs", log_y=True)
+        )
+        panels.append(
+            charts.CurvePanel(
+                "p50 per call / p50 with one instance",
+                ratios,
+                "instances",
+                "p50 ratio",
+                goal=GOAL,
+                goal_label=f"goal <= {GOAL}",
+            )
+        )
+    if builds:
+        panels.append(
+            charts.CurvePanel(
+                "building over N instances (median of 3)",
+                builds,
+                "instances",
+                "seconds",
+                log_y=True,
+                goal=BUILD_GOAL,
+                goal_label=f"goal <= {BUILD_GOAL:g} s (factory, 1,000)",
+            )
+        )
+    return panels
 
 
 def main() -> int:
@@ -188,35 +236,39 @@ def main() -> int:
         "--open", type=float, default=1.0, help="share of the group's breakers opened"
     )
     parser.add_argument("--only", choices=("mock", "http", "build"), help="one measurement")
+    charts.add_options(parser)
     args = parser.parse_args()
 
     print(f"sizes {', '.join(f'{s:,}' for s in SIZES)}; {args.calls} sequential calls per size,")
     print("interleaved; warm-up touches every instance")
+    per_call: dict[str, dict[int, float]] = {}
+    builds: dict[str, dict[int, float]] = {}
     with simulator_process("healthy") as (url,), tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         if args.only in (None, "mock"):
             managers = {s: manager_over(root / f"mock{s}", mock_model(s)) for s in SIZES}
             pools = {s: pool_of(m) for s, m in managers.items()}
-            print_table(
-                "mock pool, round robin: routing cost",
-                "µs",
-                measure(pools, args.calls, args.warmup),
-            )
+            per_call["mock pool"] = measure(pools, args.calls, args.warmup)
+            print_table("mock pool, round robin: routing cost", "µs", per_call["mock pool"])
             groups = {s: group_with_open_breakers(m, args.open) for s, m in managers.items()}
+            per_call["mock group"] = measure(groups, args.calls, args.warmup)
             print_table(
                 "mock group, one echelon, all but one breaker open: routing cost",
                 "µs",
-                measure(groups, args.calls, args.warmup),
+                per_call["mock group"],
             )
         if args.only in (None, "http"):
             http = {s: pool_of(manager_over(root / f"http{s}", http_model(url)(s))) for s in SIZES}
+            per_call["HTTP pool"] = measure(http, args.calls, args.warmup)
             print_table(
                 "HTTP pool on the package's shared clients, one simulator",
                 "ms",
-                measure(http, args.calls, args.warmup),
+                per_call["HTTP pool"],
             )
         if args.only in (None, "build"):
-            build_times(root)
+            builds = build_times(root)
+    title = f"Scale: {args.calls} sequential calls per size, interleaved; building a factory"
+    charts.write(args, title, chart_panels(per_call, builds))
     return 0
 
 
