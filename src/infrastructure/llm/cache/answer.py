@@ -23,10 +23,12 @@ _PIECE = re.compile(r"\S+\s*|\s+")
 
 @dataclass(frozen=True)
 class CachedAnswer:
-    """The message of an invoked answer, or the chunks of a streamed one (never both)."""
+    """The message of an invoked answer, or the chunks of a streamed one (never both), and
+    in semantic mode the `question` (the embedded text) it answered, for `neighbours`."""
 
     message: AIMessage | None = None
     chunks: tuple[AIMessageChunk, ...] = ()
+    question: str | None = None
 
     @classmethod
     def of_result(cls, result: ChatResult) -> CachedAnswer:
@@ -49,6 +51,10 @@ class CachedAnswer:
                 merged = merged + chunk
             message = _as_message(merged)
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def text(self) -> str:
+        """The answer's text."""
+        return self.result().generations[0].message.text
 
     def stream(self) -> list[ChatGenerationChunk]:
         """Fresh chunks of this answer, in order."""

@@ -26,6 +26,8 @@ def encode(answer: CachedAnswer, compress_above: int | None) -> bytes:
     """The bytes of `answer`; zlib when `compress_above` is set and the JSON is longer."""
     kind, messages = ("message", [answer.message]) if answer.message else ("chunks", answer.chunks)
     body = {"format": _FORMAT, "kind": kind, "messages": [message_to_dict(m) for m in messages]}
+    if answer.question is not None:
+        body["question"] = answer.question
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     if compress_above is not None and len(text) > compress_above:
         return _ZLIB + zlib.compress(text)
@@ -45,12 +47,15 @@ def decode(data: bytes) -> CachedAnswer:
             raise CorruptEntry(f"entry format {body.get('format')!r}, expected {_FORMAT}")
         messages = messages_from_dict(body["messages"])
         kind = body["kind"]
+        question = body.get("question")  # entries stored before it was kept have none
+        if not isinstance(question, (str, type(None))):
+            raise CorruptEntry(f"question of type {type(question).__name__}, expected a string")
     except CorruptEntry:
         raise
     except (ValueError, TypeError, KeyError, AttributeError, zlib.error) as exc:
         raise CorruptEntry(f"undecodable entry: {type(exc).__name__}: {exc}") from None
     if kind == "message" and len(messages) == 1 and isinstance(messages[0], AIMessage):
-        return CachedAnswer(message=messages[0])
+        return CachedAnswer(message=messages[0], question=question)
     if kind == "chunks" and messages and all(isinstance(m, AIMessageChunk) for m in messages):
-        return CachedAnswer(chunks=tuple(messages))  # type: ignore[arg-type]
+        return CachedAnswer(chunks=tuple(messages), question=question)  # type: ignore[arg-type]
     raise CorruptEntry(f"entry of kind {kind!r} holds no answer")

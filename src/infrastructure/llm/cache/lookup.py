@@ -1,9 +1,10 @@
 """The cache's decisions, without I/O: how a lookup proceeds and what a miss stores.
 
-`look_up` is a generator, as the routing engine's are: it yields what to do next (read an
-entry, drop one, embed a text, find neighbours) and receives the outcome; `cache_driver.py`
-carries the steps out, in the caller's thread or on the event loop. An entry that does not
-decode is dropped and the lookup goes on; a failed embedding (None) leaves the exact lookup.
+`look_up` and `neighbours` are generators, as the routing engine's are: each yields what to do
+next (read an entry, drop one, embed a text, find neighbours) and receives the outcome;
+`ResponseCache` carries the steps out, in the caller's thread or on the event loop. An entry
+that does not decode is dropped and the lookup goes on; a failed embedding (None) leaves the
+exact lookup.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from infrastructure.llm.cache.answer import CachedAnswer
 from infrastructure.llm.cache.codec import CorruptEntry, decode
 from infrastructure.llm.cache.request_key import RequestKey
+from infrastructure.llm.cache.store import Neighbour
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +80,15 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class NearAnswer:
+    """A cached question, its answer's text, and how similar the question is to the query."""
+
+    question: str
+    answer: str
+    similarity: float
+
+
+@dataclass(frozen=True)
 class Miss:
     """No answer; `vector` is the request's embedding, kept so storing need not embed again."""
 
@@ -90,17 +101,42 @@ def look_up(key: RequestKey, search: SemanticSearch | None) -> Generator[Step, A
     answer = yield from _read(key.exact)
     if answer is not None:
         return Hit(answer, HitKind.EXACT)
-    if search is None or key.text is None:
+    if search is None:
         return Miss(key)
-    vector = yield Embed(key.text)
+    vector, nearest = yield from _nearest(key, search)
     if vector is None:
         return Miss(key)
-    nearest = yield FindNearest(key.context, vector, search.threshold, search.limit)
     for candidate, similarity in nearest:
         answer = yield from _read(candidate, forget_missing=True)
         if answer is not None:
             return Hit(answer, HitKind.SEMANTIC, similarity)
     return Miss(key, vector)
+
+
+def neighbours(key: RequestKey, search: SemanticSearch) -> Generator[Step, Any, list[NearAnswer]]:
+    """The cached answers of requests near `key`'s that kept their question, most similar
+    first. Stores nothing; only an entry that does not decode is dropped, as in `look_up`."""
+    _, nearest = yield from _nearest(key, search)
+    found: list[NearAnswer] = []
+    for candidate, similarity in nearest:
+        answer = yield from _read(candidate)
+        if answer is not None and answer.question is not None:
+            found.append(NearAnswer(answer.question, answer.text(), similarity))
+    return found
+
+
+def _nearest(
+    key: RequestKey, search: SemanticSearch
+) -> Generator[Step, Any, tuple[Sequence[float] | None, list[Neighbour]]]:
+    """`key`'s embedding and the entries near it; (None, []) when it has no text or the
+    embedding failed."""
+    if key.text is None:
+        return None, []
+    vector = yield Embed(key.text)
+    if vector is None:
+        return None, []
+    nearest = yield FindNearest(key.context, vector, search.threshold, search.limit)
+    return vector, nearest
 
 
 def _read(key: str, forget_missing: bool = False) -> Generator[Step, Any, CachedAnswer | None]:

@@ -5,12 +5,12 @@ on the event loop, and keeps the answers of misses."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 from langchain_core.embeddings import Embeddings
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import BaseMessage, HumanMessage
 
 from infrastructure.llm.cache.answer import CachedAnswer
 from infrastructure.llm.cache.cache_stats import CacheStats
@@ -22,16 +22,20 @@ from infrastructure.llm.cache.lookup import (
     Hit,
     HitKind,
     Miss,
+    NearAnswer,
     Read,
     SemanticSearch,
     Step,
     look_up,
+    neighbours,
 )
 from infrastructure.llm.cache.request_key import EmbedText, RequestKey, request_key
 from infrastructure.llm.cache.store import CacheStore
 from infrastructure.llm.redaction import redact
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 BYPASS_ARGUMENT = "cache"
 """The call argument that turns the cache off for one call: `llm.invoke(x, cache=False)`."""
@@ -88,26 +92,37 @@ class ResponseCache:
         }
 
     def look_up(self, key: RequestKey) -> Hit | Miss:
-        steps = look_up(key, self.policy.search)
-        reply: Any = None
-        try:
-            while True:
-                reply = self._perform(steps.send(reply))
-        except StopIteration as done:
-            return self._counted(done.value)
+        return self._counted(self._run(look_up(key, self.policy.search)))
 
     async def alook_up(self, key: RequestKey) -> Hit | Miss:
-        steps = look_up(key, self.policy.search)
-        reply: Any = None
-        try:
-            while True:
-                reply = await self._aperform(steps.send(reply))
-        except StopIteration as done:
-            return self._counted(done.value)
+        return self._counted(await self._arun(look_up(key, self.policy.search)))
+
+    def neighbours(self, text: str, before: Sequence[BaseMessage] = ()) -> list[NearAnswer]:
+        """The question/answer pairs held whose question is at least the semantic threshold
+        similar to `text`, asked after `before` with no call arguments (as a plain
+        `llm.invoke([*before, text])` is), most similar first; at most `max_candidates`.
+        Empty in exact mode. Read-only: it stores nothing and counts no hit or miss."""
+        search = self.policy.search
+        if search is None:
+            return []
+        return self._run(neighbours(self._plain_key(text, before), search))
+
+    async def aneighbours(self, text: str, before: Sequence[BaseMessage] = ()) -> list[NearAnswer]:
+        """Async twin of `neighbours`."""
+        search = self.policy.search
+        if search is None:
+            return []
+        return await self._arun(neighbours(self._plain_key(text, before), search))
+
+    def _plain_key(self, text: str, before: Sequence[BaseMessage]) -> RequestKey:
+        policy = self.policy
+        messages = [*before, HumanMessage(text)]
+        return request_key(policy.namespace, policy.route, messages, None, {}, policy.embed)
 
     def keep(self, miss: Miss, answer: CachedAnswer) -> None:
         """Store the answer of a call that missed; a failure to store never fails the call."""
         key, policy = miss.key, self.policy
+        answer = _with_question(miss, answer)
         try:
             data = encode(answer, policy.compress_above)
             self.store.put(key.exact, data, policy.ttl, key.context, miss.vector)
@@ -119,6 +134,7 @@ class ResponseCache:
     async def akeep(self, miss: Miss, answer: CachedAnswer) -> None:
         """Async twin of `keep`."""
         key, policy = miss.key, self.policy
+        answer = _with_question(miss, answer)
         try:
             data = encode(answer, policy.compress_above)
             await self.store.aput(key.exact, data, policy.ttl, key.context, miss.vector)
@@ -135,6 +151,22 @@ class ResponseCache:
         )
 
     # -- carrying out the steps ---------------------------------------------------------------
+
+    def _run(self, steps: Generator[Step, Any, T]) -> T:
+        reply: Any = None
+        try:
+            while True:
+                reply = self._perform(steps.send(reply))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    async def _arun(self, steps: Generator[Step, Any, T]) -> T:
+        reply: Any = None
+        try:
+            while True:
+                reply = await self._aperform(steps.send(reply))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
     def _perform(self, step: Step) -> Any:
         store = self.store
@@ -189,3 +221,10 @@ class ResponseCache:
         else:
             self.stats.add("exact_hits" if found.kind is HitKind.EXACT else "semantic_hits")
         return found
+
+
+def _with_question(miss: Miss, answer: CachedAnswer) -> CachedAnswer:
+    """In semantic mode (the miss has a vector) the answer keeps the text it was found by."""
+    if miss.vector is None or miss.key.text is None:
+        return answer
+    return replace(answer, question=miss.key.text)
