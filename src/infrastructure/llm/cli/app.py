@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 
-from infrastructure.llm.cli import cache, chat, demo, health, migrate, sim, state, validate
 from infrastructure.llm.cli.common import (
     CONFIG_DIR_HELP,
     CommandError,
@@ -15,14 +15,31 @@ from infrastructure.llm.cli.common import (
 )
 from infrastructure.llm.errors import ConfigError, LLMWrapperError
 
-# Each module's `add_parser(subparsers)` registers its subcommand with `run(args) -> int` as
-# the parser's `run` default; adding a command is adding its module here.
-COMMANDS = (validate, health, state, cache, chat, sim, demo, migrate)
+# Each subcommand and the line `llm-wrappers --help` shows for it. Its module,
+# `infrastructure.llm.cli.<name>`, is imported only when the command runs (so `--help` need
+# not load the routing stack); its `add_parser(subparsers)` registers the subcommand with
+# `run(args) -> int` as the parser's `run` default. Adding a command is adding it here.
+COMMANDS: dict[str, str] = {
+    "validate": "load a config directory; list every issue (exit 1) or summarise it (exit 0)",
+    "health": "probe every instance now and print a table; exit 1 unless all are healthy",
+    "state": "show the breakers, cool-downs, health and slots replicas share in Redis",
+    "cache": "show or clear the response caches of a config directory",
+    "chat": "send one prompt through a wrapper; print the answer and what served it",
+    "sim": "start simulator instances with fault modes; prints '<mode> <url>' per instance "
+    "(options: llm-wrappers sim --help)",
+    "demo": "run a LangGraph workflow over simulated dead, flaky and healthy instances "
+    "(options: llm-wrappers demo --help)",
+    "migrate": "write a legacy global fallback into each group and pool file",
+    "top": "a live view of wrappers and instances: breakers, in flight, calls/s, p95, errors",
+}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _handler: logging.Handler | None = None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser, with `command`'s own options when it is named; every other subcommand is
+    a bare entry that accepts anything (enough to list it and to learn which one was asked
+    for)."""
     parser = argparse.ArgumentParser(
         prog="llm-wrappers",
         description="Check, probe and try an LLM wrapper configuration; run the simulator.",
@@ -36,8 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
         "DEBUG shows every attempt, INFO breaker and health changes",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in COMMANDS:
-        command.add_parser(subparsers)
+    for name, summary in COMMANDS.items():
+        if name == command:
+            importlib.import_module(f"{__package__}.{name}").add_parser(subparsers)
+        else:
+            subparsers.add_parser(name, help=summary, add_help=False)
     return parser
 
 
@@ -58,7 +78,9 @@ def _configure_logging(level: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand and return its exit status (argparse exits with 2 on usage errors)."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    chosen, _ = build_parser().parse_known_args(argv)
+    parser = build_parser(chosen.command)
     args, extra = parser.parse_known_args(argv)
     if extra and not forwards_arguments(args):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")

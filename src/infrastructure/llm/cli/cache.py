@@ -23,7 +23,6 @@ def add_parser(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "cache",
         parents=[config_dir_option()],
-        help="show or clear the response caches of a config directory",
         description="stats: every wrapper with a cache, its mode, store and namespace, and "
         "the entries its store holds. clear: drop the entries of every cache store (or of "
         "--namespace only). A memory store lives in each process, so only Redis stores can "

@@ -30,7 +30,6 @@ def add_parser(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "chat",
         parents=[config_dir_option()],
-        help="send one prompt through a wrapper; print the answer and what served it",
         description="Send PROMPT through a wrapper. The answer is printed on stdout; a line "
         "naming the wrapper, target or pool, instance, attempts, fallbacks, hedging and "
         "latency follows on stderr. Exit status 1 when no instance answered.",

@@ -7,11 +7,13 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
+from infrastructure.llm.config.location import CONFIG_DIR_ENV, DEFAULT_CONFIG_DIR
 from infrastructure.llm.errors import ConfigError
-from infrastructure.llm.wrappers.factory import LLMWrapperFactory
-from infrastructure.llm.wrappers.task_group import CONFIG_DIR_ENV, DEFAULT_CONFIG_DIR
+
+if TYPE_CHECKING:
+    from infrastructure.llm.wrappers.factory import LLMWrapperFactory
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 Run: TypeAlias = Callable[[argparse.Namespace], int]
@@ -45,6 +47,8 @@ def config_dir(args: argparse.Namespace) -> Path:
 def open_factory(directory: Path, state: str | None = None) -> LLMWrapperFactory:
     """The factory for `directory`, with `<group>_wrapper` and `<pool>_wrapper` registered;
     `state` a Redis URL overriding the directory's `state.yaml`."""
+    from infrastructure.llm.wrappers.factory import LLMWrapperFactory  # imported on use only
+
     if not directory.is_dir():
         raise CommandError(
             f"configuration directory {str(directory)!r} not found "
@@ -61,10 +65,10 @@ def print_config_error(error: ConfigError) -> None:
         print(issue, file=sys.stderr)
 
 
-def add_forwarding_parser(subparsers: Subparsers, name: str, run: Run, summary: str) -> None:
+def add_forwarding_parser(subparsers: Subparsers, name: str, run: Run) -> None:
     """Register a command with no options of its own: everything after its name, `--help`
     included, reaches `run` as `args.forwarded_args`."""
-    parser = subparsers.add_parser(name, add_help=False, help=summary)
+    parser = subparsers.add_parser(name, add_help=False)
     parser.set_defaults(run=run, forwards_args=True)
 
 

@@ -9,13 +9,7 @@ from infrastructure.llm.cli.common import Subparsers, add_forwarding_parser
 
 
 def add_parser(subparsers: Subparsers) -> None:
-    add_forwarding_parser(
-        subparsers,
-        "demo",
-        run,
-        "run a LangGraph workflow over simulated dead, flaky and healthy instances "
-        "(options: llm-wrappers demo --help)",
-    )
+    add_forwarding_parser(subparsers, "demo", run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,7 +20,6 @@ def add_parser(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "health",
         parents=[config_dir_option()],
-        help="probe every instance now and print a table; exit 1 unless all are healthy",
         description="Probe every instance any wrapper can reach (GET <base_url>/models; "
         "in-process models always count as healthy), each once, and print one row per "
         "instance. Exit status: 0 when every instance is healthy, 1 otherwise.",

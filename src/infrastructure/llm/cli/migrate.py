@@ -35,7 +35,6 @@ def add_parser(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "migrate",
         parents=[config_dir_option()],
-        help="write a legacy global fallback into each group and pool file",
         description="Give every task group and polling pool without a fallback_config the one "
         "it inherits from the legacy global_fallback.yaml (or the defaults), then rename that "
         "file to global_fallback.yaml.migrated. Nothing is written unless the result loads "

@@ -9,13 +9,7 @@ from infrastructure.llm.sim import cli as sim_cli
 
 
 def add_parser(subparsers: Subparsers) -> None:
-    add_forwarding_parser(
-        subparsers,
-        "sim",
-        run,
-        "start simulator instances with fault modes; prints '<mode> <url>' per instance "
-        "(options: llm-wrappers sim --help)",
-    )
+    add_forwarding_parser(subparsers, "sim", run)
 
 
 def run(args: argparse.Namespace) -> int:

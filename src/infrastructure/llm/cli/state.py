@@ -22,7 +22,6 @@ def add_parser(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "state",
         parents=[config_dir_option()],
-        help="show the breakers, cool-downs, health and slots replicas share in Redis",
         description="Show what the replicas of a config directory share in Redis (its "
         "state.yaml, or --redis-url): circuit breakers that are not closed and clean, "
         "instances cooling down, pool health verdicts and concurrency slots taken. "

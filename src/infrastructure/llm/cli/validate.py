@@ -11,7 +11,6 @@ def add_parser(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "validate",
         parents=[config_dir_option()],
-        help="load a config directory; list every issue (exit 1) or summarise it (exit 0)",
         description="Load a config directory as the wrappers would and build every wrapper. "
         "On success print what it defines; otherwise print every issue, one per line as "
         "'file: field.path: message', on stderr and exit with status 1.",

@@ -9,6 +9,7 @@ from langchain_core.utils import from_env
 from pydantic import Field, model_validator
 from typing_extensions import Self
 
+from infrastructure.llm.config.location import CONFIG_DIR_ENV, DEFAULT_CONFIG_DIR
 from infrastructure.llm.config.schema import CacheConfig
 from infrastructure.llm.config.strategies import FallbackStrategy
 from infrastructure.llm.fleet.instance import Instance
@@ -18,9 +19,6 @@ from infrastructure.llm.routing.hedging import Hedger
 from infrastructure.llm.routing.plan import FallbackPlan
 from infrastructure.llm.routing.router import CallRouter
 from infrastructure.llm.wrappers.base import BaseLLMWrapper
-
-DEFAULT_CONFIG_DIR = "configs/llms"
-CONFIG_DIR_ENV = "LLM_WRAPPERS_CONFIG_DIR"
 
 
 class TaskGroupWrapper(BaseLLMWrapper):
