@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import functools
 import itertools
 import json
@@ -35,8 +37,10 @@ from infrastructure.llm.sim.payloads import (
 )
 from infrastructure.llm.sim.planning import CompletionPlan, RequestError, plan_completion
 from infrastructure.llm.sim.stats import StatsRecorder
+from infrastructure.llm.sim.vllm.engine import EngineRequest, VllmEngine
+from infrastructure.llm.sim.vllm.metrics import CONTENT_TYPE, render_metrics
 
-Endpoint = Literal["chat", "embeddings", "models", "health"]
+Endpoint = Literal["chat", "embeddings", "models", "health", "metrics"]
 Pending = Coroutine[Any, Any, None] | None
 
 _ROUTES: tuple[tuple[str, Endpoint, str], ...] = (
@@ -44,6 +48,7 @@ _ROUTES: tuple[tuple[str, Endpoint, str], ...] = (
     ("/embeddings", "embeddings", "POST"),
     ("/models", "models", "GET"),
     ("/health", "health", "GET"),
+    ("/metrics", "metrics", "GET"),
 )
 
 
@@ -65,10 +70,19 @@ class SimApp:
 
     For chat completions the fault's answer comes before the body is checked: in the status,
     echo_auth and junk modes even an invalid body gets the fault's answer, not a 400.
+
+    With a vLLM `engine`, a valid completion then waits for a slot, spends its prefill (the
+    prompt tokens the prefix cache lacks), and streams one token per decode step; `/metrics`
+    serves vLLM's metrics (404 without an engine) and follows the fault like a health probe.
     """
 
     def __init__(
-        self, stats: StatsRecorder, model_name: str, reply: str | None, captured: RequestLog
+        self,
+        stats: StatsRecorder,
+        model_name: str,
+        reply: str | None,
+        captured: RequestLog,
+        engine: VllmEngine | None = None,
     ) -> None:
         self._stats = stats
         self._captured = captured
@@ -79,6 +93,8 @@ class SimApp:
         self._chat_rng = random.Random()
         self._embeddings_rng = random.Random()
         self._probe_rng = random.Random()
+        self._engine = engine
+        self._admissions: dict[EngineRequest, asyncio.Future[None]] = {}
 
     def set_fault(self, fault: FaultMode) -> None:
         """Apply `fault` to requests arriving from now on; a seed restarts the RNGs.
@@ -155,9 +171,11 @@ class SimApp:
     def _probe(
         self, request: HttpRequest, conn: Connection, endpoint: Endpoint, fault: FaultMode
     ) -> Pending:
-        """Answer a health or model-list probe, once any delay has passed."""
+        """Answer a health, model-list or metrics probe, once any delay has passed."""
         if fault.mode == "error_rate" and fault.draw_failure(self._probe_rng):
             conn.write(_json(request, 500, _server_error()))
+        elif endpoint == "metrics":
+            conn.write(self._metrics(request))
         elif endpoint == "health":
             conn.write(_json(request, 200, HEALTHY_BODY))
         else:
@@ -212,8 +230,22 @@ class SimApp:
             self._stats.finished("bad_requests")
             conn.write(_json(request, 400, error_body(str(error), "invalid_request_error")))
             return None
+        if self._engine is not None:
+            return self._served(self._engine, request, conn, plan, completion_id, fault)
+        return self._answer(request, conn, plan, completion_id, fault, fault.chunk_delay)
+
+    def _answer(
+        self,
+        request: HttpRequest,
+        conn: Connection,
+        plan: CompletionPlan,
+        completion_id: str,
+        fault: FaultMode,
+        pace: float,
+    ) -> Pending:
+        """Send a planned completion: streamed `pace` seconds apart per chunk, or whole."""
         if plan.stream:
-            return self._stream(request, conn, plan, completion_id, fault)
+            return self._stream(request, conn, plan, completion_id, fault, pace)
         if fault.mode == "cut_stream":
             self._stats.finished("cut")
             conn.close()
@@ -226,6 +258,55 @@ class SimApp:
         self._stats.finished("completed")
         conn.write(_json(request, 200, payload))
         return None
+
+    async def _served(
+        self,
+        engine: VllmEngine,
+        request: HttpRequest,
+        conn: Connection,
+        plan: CompletionPlan,
+        completion_id: str,
+        fault: FaultMode,
+    ) -> None:
+        """Answer as a vLLM instance: wait for a slot, prefill, then one token per decode step.
+
+        The answer's usage reports the prefix-cache hit as `prompt_tokens_details.cached_tokens`.
+        A client leaving at any point frees the slot (or the place in the queue).
+        """
+        job = engine.arrive(plan.prompt, plan.completion_tokens)
+        try:
+            if job.prefill is None:
+                admitted = asyncio.get_running_loop().create_future()
+                self._admissions[job] = admitted
+                if not await conn.wait_for(admitted):
+                    self._stats.finished("cancelled")
+                    return
+            assert job.prefill is not None
+            if not await conn.pause(job.prefill.seconds):
+                self._stats.finished("cancelled")
+                return
+            engine.prefilled(job)
+            plan = dataclasses.replace(plan, cached_tokens=job.prefill.cached_tokens)
+            step = engine.config.decode_seconds(1)
+            if not plan.stream and not await conn.pause(step * (plan.completion_tokens - 1)):
+                self._stats.finished("cancelled")
+                return
+            pace = step + fault.chunk_delay
+            pending = self._answer(request, conn, plan, completion_id, fault, pace)
+            if pending is not None:
+                await pending
+        finally:
+            self._admissions.pop(job, None)
+            for other in engine.leave(job):
+                self._admissions.pop(other).set_result(None)
+
+    def _metrics(self, request: HttpRequest) -> bytes:
+        """vLLM's metrics in Prometheus text format, or 404 when no vLLM model runs here."""
+        if self._engine is None:
+            message = "no /metrics here: the simulator runs no vLLM model (see --vllm)"
+            return _json(request, 404, error_body(message, "invalid_request_error"))
+        body = render_metrics(self._engine.snapshot(), self._model_name)
+        return render_response(200, body, keep_alive=request.keep_alive, content_type=CONTENT_TYPE)
 
     def _junk(self, request: HttpRequest, fault: FaultMode, body: Any, completion_id: str) -> bytes:
         """The junk 200 of an html, no_choices, bad_json or empty_stream fault.
@@ -258,8 +339,9 @@ class SimApp:
         plan: CompletionPlan,
         completion_id: str,
         fault: FaultMode,
+        pace: float,
     ) -> Pending:
-        """Send the SSE stream at once, paced by `chunk_delay` or dripped byte by byte;
+        """Send the SSE stream at once, `pace` seconds between chunks, or dripped byte by byte;
         cut_stream stops early."""
         events = stream_events(plan, completion_id, int(time.time()))
         head = render_stream_head(keep_alive=request.keep_alive)
@@ -273,10 +355,10 @@ class SimApp:
         else:
             frames = [render_chunk(e) for e in events.chunks + events.tail]
             frames[-1] += LAST_CHUNK
-        if fault.chunk_delay == 0:
+        if pace == 0:
             self._end_stream(conn, cut, head + b"".join(frames))
             return None
-        return self._paced(conn, head, frames, fault.chunk_delay, cut)
+        return self._paced(conn, head, frames, pace, cut)
 
     async def _paced(
         self, conn: Connection, head: bytes, frames: list[bytes], delay: float, cut: bool

@@ -89,6 +89,12 @@ class Connection(asyncio.Protocol):
             await asyncio.wait({self._closed}, timeout=seconds)
         return self.is_open
 
+    async def wait_for(self, future: asyncio.Future[None]) -> bool:
+        """Wait until `future` is done or the client leaves; True if it is still connected."""
+        if self._closed is not None:
+            await asyncio.wait({self._closed, future}, return_when=asyncio.FIRST_COMPLETED)
+        return self.is_open
+
     async def wait_closed(self) -> None:
         """Wait until the client closes the connection."""
         if self._closed is not None:

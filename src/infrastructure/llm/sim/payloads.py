@@ -136,10 +136,13 @@ def _deltas(plan: CompletionPlan) -> list[dict[str, Any]]:
     ]
 
 
-def _usage(plan: CompletionPlan) -> dict[str, int]:
-    """Token counts (words stand in for tokens)."""
-    return {
+def _usage(plan: CompletionPlan) -> dict[str, Any]:
+    """Token counts (words stand in for tokens), with the prompt's cached tokens when known."""
+    usage: dict[str, Any] = {
         "prompt_tokens": plan.prompt_tokens,
         "completion_tokens": plan.completion_tokens,
         "total_tokens": plan.prompt_tokens + plan.completion_tokens,
     }
+    if plan.cached_tokens is not None:
+        usage["prompt_tokens_details"] = {"cached_tokens": plan.cached_tokens}
+    return usage

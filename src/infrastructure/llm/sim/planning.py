@@ -31,16 +31,26 @@ class ToolCall:
 
 @dataclass(frozen=True)
 class CompletionPlan:
-    """Everything needed to render the answer as JSON or as a stream of chunks."""
+    """Everything needed to render the answer as JSON or as a stream of chunks.
+
+    `prompt` is the prompt's tokens (its words, message after message); `cached_tokens`, when
+    known, is how many of them a simulated vLLM found in its prefix cache.
+    """
 
     model: str
     content: str | None
     tool_call: ToolCall | None
     finish_reason: str
-    prompt_tokens: int
+    prompt: tuple[str, ...]
     completion_tokens: int
     stream: bool
     include_usage: bool
+    cached_tokens: int | None = None
+
+    @property
+    def prompt_tokens(self) -> int:
+        """How many tokens (words) the prompt has."""
+        return len(self.prompt)
 
 
 def plan_completion(
@@ -56,11 +66,10 @@ def plan_completion(
     last_role = messages[-1].get("role")
     user_text = next((_text(m) for m in reversed(messages) if m.get("role") == "user"), "")
     tool = None if last_role == "tool" else _chosen_tool(body, user_text)
-    prompt_tokens = sum(len(_text(m).split()) for m in messages)
     stream_options = body.get("stream_options") or {}
     common = {
         "model": model,
-        "prompt_tokens": prompt_tokens,
+        "prompt": tuple(word for m in messages for word in _text(m).split()),
         "stream": body.get("stream") is True,
         "include_usage": isinstance(stream_options, dict)
         and stream_options.get("include_usage") is True,

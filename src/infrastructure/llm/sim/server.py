@@ -8,11 +8,13 @@ from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
 
+from infrastructure.llm.clock import MonotonicClock
 from infrastructure.llm.sim.app import SimApp
 from infrastructure.llm.sim.capture import DEFAULT_CAPTURE_LIMIT, CapturedRequest, RequestLog
 from infrastructure.llm.sim.connection import Connection
 from infrastructure.llm.sim.faults import FaultMode
 from infrastructure.llm.sim.stats import SimStats, StatsRecorder
+from infrastructure.llm.sim.vllm import VllmConfig, VllmEngine
 
 T = TypeVar("T")
 
@@ -26,7 +28,8 @@ class SimServer:
     It serves from a daemon thread running its own event loop (uvloop when installed), so
     sync and async clients in the calling thread both work. Use as a context manager or
     call `start()`/`stop()`. The last `capture_limit` chat-completion requests are kept in
-    `requests` (0 keeps none).
+    `requests` (0 keeps none). With `vllm`, the server simulates a vLLM instance of that
+    config: request slots, a prefix cache, its timing and its `/metrics`.
     """
 
     def __init__(
@@ -37,13 +40,16 @@ class SimServer:
         model_name: str | None = None,
         reply: str | None = None,
         capture_limit: int = DEFAULT_CAPTURE_LIMIT,
+        vllm: VllmConfig | None = None,
     ) -> None:
         self._fault = fault or FaultMode()
         self._host = host
         self._port = port
         self._stats = StatsRecorder()
         self._captured = RequestLog(capture_limit)
-        self._app = SimApp(self._stats, model_name or DEFAULT_MODEL, reply, self._captured)
+        self._vllm = vllm
+        engine = VllmEngine(vllm, MonotonicClock()) if vllm is not None else None
+        self._app = SimApp(self._stats, model_name or DEFAULT_MODEL, reply, self._captured, engine)
         self._connections: set[Connection] = set()
         self._control = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -75,6 +81,11 @@ class SimServer:
     def base_url(self) -> str:
         """The OpenAI client `base_url`, e.g. `http://127.0.0.1:8000/v1`."""
         return f"http://{self._host}:{self._port}/v1"
+
+    @property
+    def vllm(self) -> VllmConfig | None:
+        """The simulated vLLM instance's parameters (None: a plain OpenAI-compatible server)."""
+        return self._vllm
 
     @property
     def fault(self) -> FaultMode:
