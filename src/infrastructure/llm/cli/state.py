@@ -4,6 +4,7 @@ cool-downs, health and slots taken), and closing a breaker by hand."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from infrastructure.llm.cli.common import (
@@ -45,18 +46,30 @@ def run(args: argparse.Namespace) -> int:
     factory = open_factory(config_dir(args), state=args.redis_url)
     with factory:
         manager = factory.task_group_manager
-        state = manager.state
-        if not hasattr(state, "snapshot"):
-            raise CommandError(
-                f"{config_dir(args)} keeps its state in each process ({state_line(state)}): "
-                "there is nothing shared to show; set backend: redis in its state.yaml, or "
-                "pass --redis-url"
-            )
+        state = shared_state(manager, config_dir(args))
         for instance in args.reset_breaker:
             _reset(manager, state, instance)
         print(state_line(state))
         print(format_view(state.snapshot()))  # type: ignore[attr-defined]
     return 0
+
+
+def shared_state(manager: TaskGroupManager, directory: Path) -> Any:
+    """The `RedisState` of `directory`'s manager; a CommandError when it keeps its state in
+    each process."""
+    state = manager.state
+    if not hasattr(state, "snapshot"):
+        raise CommandError(
+            f"{directory} keeps its state in each process ({state_line(state)}): "
+            "there is nothing shared to show; set backend: redis in its state.yaml, or "
+            "pass --redis-url"
+        )
+    return state
+
+
+def configured_instances(manager: TaskGroupManager) -> list[str]:
+    """Every instance id of the manager's model registry, sorted."""
+    return sorted(i.instance_id for m in manager.config.models.values() for i in m.instances())
 
 
 def state_line(state: SharedState) -> str:
@@ -121,7 +134,7 @@ def format_view(view: dict[str, Any]) -> str:
 def _reset(manager: TaskGroupManager, state: Any, instance: str) -> None:
     keys = manager.breaker_keys(instance)
     if not keys:
-        known = sorted(i.instance_id for m in manager.config.models.values() for i in m.instances())
+        known = configured_instances(manager)
         raise CommandError(
             f"no instance {instance!r} in any task group (known: {', '.join(known)})"
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from infrastructure.llm.resilience.limits import RPM_WINDOW
 from infrastructure.llm.resilience.redis.keys import KeySchema
 from infrastructure.llm.resilience.redis.replies import breaker_view, health_view
 
@@ -31,9 +32,15 @@ def delete(client: Any, keys: KeySchema, record_prefix: str | None) -> int:
     return deleted
 
 
+def empty_view() -> dict[str, Any]:
+    """A snapshot of no records: each kind it shows, empty."""
+    return {"breakers": {}, "cooldowns": {}, "health": {}, "slots": {}, "rpm": {}}
+
+
 def snapshot(client: Any, keys: KeySchema) -> dict[str, Any]:
     """The shared breakers (state, failures, probes out, seconds until half-open), cool-downs
-    (seconds left), health records and slots taken, each by its record key."""
+    (seconds left), health records, slots taken and admissions in the rpm window, each by its
+    record key."""
     found: list[tuple[str, str, bytes]] = []
     for pattern in keys.patterns():
         for name in client.scan_iter(match=pattern, count=_BATCH):
@@ -45,7 +52,7 @@ def snapshot(client: Any, keys: KeySchema) -> dict[str, Any]:
     pipe = client.pipeline(transaction=False)
     for kind, _, name in found:
         _READERS[kind](pipe, name, now)
-    view: dict[str, Any] = {"breakers": {}, "cooldowns": {}, "health": {}, "slots": {}}
+    view = empty_view()
     for (kind, key, _), value in zip(found, pipe.execute(), strict=True):
         if kind == "breaker" and value:
             view["breakers"][key] = breaker_view(value, now)
@@ -53,8 +60,8 @@ def snapshot(client: Any, keys: KeySchema) -> dict[str, Any]:
             view["cooldowns"][key] = float(value) - now
         elif kind == "health" and value:
             view["health"][key] = health_view(value)
-        elif kind == "slots" and value:
-            view["slots"][key] = value
+        elif kind in ("slots", "rpm") and value:
+            view[kind][key] = value
     return view
 
 
@@ -63,5 +70,6 @@ _READERS = {
     "cooldown": lambda pipe, name, now: pipe.get(name),
     "health": lambda pipe, name, now: pipe.hgetall(name),
     "slots": lambda pipe, name, now: pipe.zcount(name, f"({now:.6f}", "+inf"),
+    "rpm": lambda pipe, name, now: pipe.zcount(name, f"({now - RPM_WINDOW:.6f}", "+inf"),
 }
 """How the snapshot reads each kind of record it shows."""

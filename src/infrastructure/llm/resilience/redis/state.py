@@ -352,8 +352,9 @@ class RedisState:
     def snapshot(self) -> dict[str, Any]:
         """What replicas share now, for operators: breakers (state, failures, probes out,
         seconds until half-open), cool-downs (seconds left), health and slots taken, each by
-        its record key; empty while Redis is out of reach."""
-        view: dict[str, Any] = {"breakers": {}, "cooldowns": {}, "health": {}, "slots": {}}
+        its record key, and admissions in the rpm window by limits key; empty while Redis is
+        out of reach."""
+        view = operations.empty_view()
         if self._outage.shared:
             try:
                 view = operations.snapshot(self._client, self._keys)
