@@ -8,8 +8,12 @@ Simplified Chinese. What an exception *means* (retryable, misconfigured, fatal) 
 
 Two ways to use it, with the same methods:
 
-    state = ErrorHandler.handle_llm_error(exc, state)               # class default language
+    state = ErrorHandler.handle_llm_error(exc, state)               # the configured language
     state = ErrorHandler(language="zh").handle_llm_error(exc, state)
+
+The language of a handler not given one is set once per process, in this order of precedence:
+`ErrorHandler.configure(language="zh")` (the application's own choice), then the environment
+variable `LLM_WRAPPERS_LANGUAGE` (the deployment's default), then English.
 
 Two shapes of result:
 
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping
 from enum import Enum
@@ -68,6 +73,8 @@ logger = logging.getLogger(__name__)
 
 Language = Literal["en", "zh"]
 LANGUAGES: tuple[Language, ...] = ("en", "zh")
+LANGUAGE_ENV = "LLM_WRAPPERS_LANGUAGE"
+"""The environment variable naming the language of handlers not given one."""
 
 ErrorSource = Literal["llm", "tool", "state", "routing"]
 """Where the failure happened; stored as the record's `type`."""
@@ -182,8 +189,8 @@ R = TypeVar("R")
 
 class _LanguageBound(Generic[P, R]):
     """A method that runs on the handler it is called on or, called on the class, on a handler
-    in `ErrorHandler.default_language`; it lets both the seed's `ErrorHandler.handle_llm_error(e,
-    state)` and `ErrorHandler(language="zh").handle_llm_error(e, state)` work. The default is
+    in the configured language; it lets both the seed's `ErrorHandler.handle_llm_error(e,
+    state)` and `ErrorHandler(language="zh").handle_llm_error(e, state)` work. The language is
     read when the method is looked up, so a stored `ErrorHandler.handle_llm_error` keeps the
     language of that moment."""
 
@@ -192,24 +199,40 @@ class _LanguageBound(Generic[P, R]):
         self.__doc__ = func.__doc__
 
     def __get__(self, handler: ErrorHandler | None, owner: type[ErrorHandler]) -> Callable[P, R]:
-        return MethodType(self._func, owner(owner.default_language) if handler is None else handler)
+        return MethodType(self._func, owner() if handler is None else handler)
 
 
 class ErrorHandler:
     """Words node failures for the end user and records them in the graph state.
 
-    `ErrorHandler.default_language` ("en" unless the application sets it) is used when the
-    methods are called on the class; an instance uses its own `language`.
+    A handler made without a `language`, and the methods called on the class, use
+    `configured_language()`; see the module docstring for the order of precedence.
     """
 
-    default_language: ClassVar[Language] = "en"
+    default_language: ClassVar[str | None] = None
+    """Set by `configure`; None leaves the choice to `LLM_WRAPPERS_LANGUAGE`, then English."""
 
-    def __init__(self, language: str = "en") -> None:
-        if language not in LANGUAGES:
-            raise ValueError(
-                f"unsupported language {language!r}; expected one of: {', '.join(LANGUAGES)}"
-            )
-        self.language: Language = language  # type: ignore[assignment]
+    def __init__(self, language: str | None = None) -> None:
+        self.language: Language = (
+            self.configured_language() if language is None else _checked(language, "language")
+        )
+
+    @classmethod
+    def configure(cls, language: str) -> None:
+        """Set the language of every handler not given one, for this process; it wins over
+        `LLM_WRAPPERS_LANGUAGE`."""
+        cls.default_language = _checked(language, "ErrorHandler.configure(language=...)")
+
+    @classmethod
+    def configured_language(cls) -> Language:
+        """`configure`'s language, else `$LLM_WRAPPERS_LANGUAGE` (when set and not empty),
+        else "en". A value that is not a supported language is a ValueError naming its source."""
+        if cls.default_language is not None:
+            return _checked(cls.default_language, "ErrorHandler.default_language")
+        from_env = os.environ.get(LANGUAGE_ENV, "").strip()
+        if from_env:
+            return _checked(from_env, f"environment variable {LANGUAGE_ENV}")
+        return "en"
 
     @_LanguageBound
     def handle_llm_error(self, exc: BaseException, state: Mapping[str, Any]) -> dict[str, Any]:
@@ -315,6 +338,15 @@ class ErrorHandler:
             "last_error": record,
             "user_message": self.user_message(exc, source),
         }
+
+
+def _checked(language: str, source: str) -> Language:
+    """`language` if it is supported; otherwise a ValueError naming `source`."""
+    if language not in LANGUAGES:
+        raise ValueError(
+            f"{source}: unsupported language {language!r}; expected one of: {', '.join(LANGUAGES)}"
+        )
+    return language  # type: ignore[return-value]
 
 
 def _category(exc: BaseException, source: ErrorSource) -> ErrorCategory:

@@ -136,11 +136,11 @@ class WorkflowBuilder:
         """An LLMNode whose named wrapper, group or pool is checked to exist now."""
         settings = LLMNodeSettings.parse(config, "settings")
         factory = self.wrapper_factory
-        named = settings.llm_wrapper or settings.task_group or settings.polling_pool
-        if named is None and self.llm_client is None:
+        named = settings.named()
+        if named is None and self.llm_client is None and settings.llm_client is None:
             raise LLMWrapperError(
-                "names no llm_wrapper, task_group or polling_pool, and the builder has no "
-                "default llm_client"
+                "names no llm_wrapper, task_group, polling_pool or llm_client, and the builder "
+                "has no default llm_client"
             )
         if named is not None and factory is None:
             raise LLMWrapperError(f"names {named!r} but the builder has no wrapper_factory")
@@ -151,6 +151,8 @@ class WorkflowBuilder:
                 factory.task_group_manager.split_target(settings.task_group)
             elif settings.polling_pool is not None:
                 factory.polling_pool_manager.pool_config(settings.polling_pool)
+            elif named is not None:  # an llm_client given by name
+                factory.get_wrapper(named)
         return LLMNode(self.llm_client, factory, config=config, name=name)
 
     @staticmethod

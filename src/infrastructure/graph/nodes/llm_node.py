@@ -2,7 +2,8 @@
 
 Settings come from three layers, later ones winning: the node's own `config`, the run's
 `config["configurable"]`, then `config["configurable"][<node name>]`. The model is resolved
-with priority `llm_wrapper` > `task_group` > `polling_pool` > the default `llm_client`.
+with priority `llm_wrapper` > `task_group` > `polling_pool` > the `llm_client` setting (a
+chat model, or the name of a wrapper) > the node's default `llm_client`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, Literal
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AnyMessage, BaseMessage, SystemMessage
 from langchain_core.runnables import Runnable, RunnableConfig
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf, ValidationError
 
 from infrastructure.graph.error_handler import ErrorHandler
 from infrastructure.llm.errors import LLMWrapperError
@@ -42,11 +43,14 @@ class LLMNodeSettings(BaseModel):
     llm_wrapper: str | None = None
     task_group: str | None = None
     polling_pool: str | None = None
+    llm_client: str | InstanceOf[BaseChatModel] | None = None
+    """Seed 004's legacy key: a chat model, or the name of a wrapper of the node's factory."""
     system_prompt: str | None = None
     max_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     on_error: Literal["raise", "message"] = "raise"
-    error_language: Literal["en", "zh"] = "en"
+    error_language: Literal["en", "zh"] | None = None
+    """None: the language `ErrorHandler.configured_language()` gives."""
 
     @classmethod
     def parse(cls, settings: Mapping[str, Any], where: str) -> LLMNodeSettings:
@@ -59,6 +63,12 @@ class LLMNodeSettings(BaseModel):
                 for e in exc.errors()
             )
             raise LLMWrapperError(f"{where}: {problems}") from None
+
+    def named(self) -> str | None:
+        """What these settings ask the wrapper factory for, by priority: a wrapper, task
+        group or polling pool, else an `llm_client` given by name; None when nothing is."""
+        client = self.llm_client if isinstance(self.llm_client, str) else None
+        return self.llm_wrapper or self.task_group or self.polling_pool or client
 
 
 class LLMNode(Runnable[dict[str, Any], dict[str, Any]]):
@@ -82,7 +92,8 @@ class LLMNode(Runnable[dict[str, Any], dict[str, Any]]):
         self.wrapper_factory = wrapper_factory
         self.name = name
         self.settings = dict(config or {})
-        LLMNodeSettings.parse(self.settings, f"node {name!r}")
+        if LLMNodeSettings.parse(self.settings, f"node {name!r}").error_language is None:
+            ErrorHandler.configured_language()  # a bad LLM_WRAPPERS_LANGUAGE fails here, at build
 
     # -- settings and model resolution ---------------------------------------------------------
 
@@ -103,9 +114,10 @@ class LLMNode(Runnable[dict[str, Any], dict[str, Any]]):
         return LLMNodeSettings.parse(merged, f"node {self.name!r}")
 
     def resolve(self, settings: LLMNodeSettings) -> BaseChatModel:
-        """The model to call: wrapper > task group > polling pool > default client."""
+        """The model to call: wrapper > task group > polling pool > `llm_client` setting >
+        default client."""
         factory = self.wrapper_factory
-        named = settings.llm_wrapper or settings.task_group or settings.polling_pool
+        named = settings.named()
         if named is not None and factory is None:
             raise LLMWrapperError(
                 f"node {self.name!r}: {named!r} is named but the node has no wrapper_factory"
@@ -119,10 +131,15 @@ class LLMNode(Runnable[dict[str, Any], dict[str, Any]]):
         if settings.polling_pool is not None:
             assert factory is not None
             return factory.polling_pool_wrapper_for(settings.polling_pool)
+        if isinstance(settings.llm_client, str):
+            assert factory is not None
+            return factory.get_wrapper(settings.llm_client)
+        if settings.llm_client is not None:
+            return settings.llm_client
         if self.llm_client is None:
             raise LLMWrapperError(
-                f"node {self.name!r}: no model to call; set llm_wrapper, task_group or "
-                "polling_pool in its config, or give the node an llm_client"
+                f"node {self.name!r}: no model to call; set llm_wrapper, task_group, "
+                "polling_pool or llm_client in its config, or give the node an llm_client"
             )
         return self.llm_client
 
