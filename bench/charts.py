@@ -134,7 +134,8 @@ class CdfPanel:
 @dataclass(frozen=True)
 class CurvePanel:
     """Curves of one figure against another (e.g. cost per call against instances), a line
-    with markers per series, and an optional goal drawn as a dashed horizontal line."""
+    per series, and an optional goal drawn as a dashed horizontal line. With `discrete_x`
+    (a few measured sizes) each point is marked and ticked; else x is continuous (a time)."""
 
     title: str
     series: Mapping[str, Mapping[float, float]]
@@ -144,11 +145,13 @@ class CurvePanel:
     log_y: bool = False
     goal: float | None = None
     goal_label: str = "goal"
+    discrete_x: bool = True
 
     def draw(self, axes: Axes) -> None:
+        marker = "o" if self.discrete_x else None
         for name, points in self.series.items():
             xs = sorted(points)
-            axes.plot(xs, [points[x] for x in xs], marker="o", linewidth=1.4, label=name)
+            axes.plot(xs, [points[x] for x in xs], marker=marker, linewidth=1.4, label=name)
         if self.goal is not None:
             axes.axhline(
                 self.goal, color="firebrick", linestyle="--", linewidth=1, label=self.goal_label
@@ -156,9 +159,10 @@ class CurvePanel:
         axes.legend(fontsize=7)
         axes.set_xscale("log" if self.log_x else "linear")
         axes.set_yscale("log" if self.log_y else "linear")
-        axes.set_xticks(sorted({x for points in self.series.values() for x in points}))
-        axes.xaxis.set_major_formatter(lambda value, _: _tick(value))
-        axes.xaxis.set_minor_formatter("")
+        if self.discrete_x:
+            axes.set_xticks(sorted({x for points in self.series.values() for x in points}))
+            axes.xaxis.set_major_formatter(lambda value, _: _tick(value))
+            axes.xaxis.set_minor_formatter("")
         if self.log_y:
             _plain_log_numbers(axes.yaxis)
         axes.set_xlabel(self.xlabel)

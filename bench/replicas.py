@@ -52,7 +52,12 @@ the exit code is 0 either way (1 only when no Redis answers). The full run takes
 minutes; `--quick` under one: 300 calls a round in part 1, the rpm run cut to 5 s, 2 rounds
 of 2b (2 s each) and 2c.
 
+With `--chart PATH` the run also draws a PNG (matplotlib, the `bench` extra): the latency
+CDFs of part 1 (every call of every round, memory against Redis, sync and async), and the
+requests at the simulator in the trailing 60 s through the rpm run of 2a, against its goal.
+
     python bench/replicas.py [--quick] [--rounds 5] [--calls 2000] [--fleet-rounds 3]
+                             [--chart PATH]
 """
 
 from __future__ import annotations
@@ -82,6 +87,8 @@ import redis.asyncio
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import charts
+
 from infrastructure.llm import BaseLLMWrapper, LLMWrapperFactory
 from infrastructure.llm.resilience.limits import RPM_WINDOW
 from infrastructure.llm.resilience.redis import RedisState
@@ -145,15 +152,24 @@ def verdict(met: bool) -> str:
     return "MET" if met else "NOT MET"
 
 
-def most_in_window(times: Iterable[float], window: float = RPM_WINDOW) -> tuple[int, float]:
-    """The most of `times` in any half-open window (t - window, t], and that window's t."""
+def trailing_counts(times: Iterable[float], window: float = RPM_WINDOW) -> list[tuple[float, int]]:
+    """At each of `times` t (sorted), how many of them fall in the half-open window
+    (t - window, t]."""
     ordered = sorted(times)
-    best, at, first = 0, 0.0, 0
+    counts, first = [], 0
     for last, moment in enumerate(ordered):
         while ordered[first] <= moment - window:
             first += 1
-        if last - first + 1 > best:
-            best, at = last - first + 1, moment
+        counts.append((moment, last - first + 1))
+    return counts
+
+
+def most_in_window(times: Iterable[float], window: float = RPM_WINDOW) -> tuple[int, float]:
+    """The most of `times` in any half-open window (t - window, t], and that window's t."""
+    best, at = 0, 0.0
+    for moment, count in trailing_counts(times, window):
+        if count > best:
+            best, at = count, moment
     return best, at
 
 
@@ -318,8 +334,9 @@ async def async_round(wrappers: dict[str, BaseLLMWrapper], args: argparse.Namesp
     return samples
 
 
-def hot_path(args: argparse.Namespace, root: Path, key_prefix: str) -> None:
-    """Part 1: rounds of interleaved sync then async calls, and the summary against the goal."""
+def hot_path(args: argparse.Namespace, root: Path, key_prefix: str) -> dict[str, list[float]]:
+    """Part 1: rounds of interleaved sync then async calls, and the summary against the goal.
+    Every call's latency in ms, by `<mode>, <state>` (e.g. `sync, Redis`)."""
     print(
         f"1. hot path cost: mock provider, echelon with concurrency_limit and rpm_limit; "
         f"{args.calls} interleaved sequential calls per state and mode a round; ms"
@@ -329,12 +346,16 @@ def hot_path(args: argparse.Namespace, root: Path, key_prefix: str) -> None:
         states = ", ".join(f"{name} ({w.get_stats()['state']})" for name, w in wrappers.items())
         print(f"  states: {states}; PING: a bare redis-py round trip to the same Redis, p50")
         rounds = []
+        every: dict[str, list[float]] = {}
         for number in range(1, args.rounds + 1):
             result = HotRound()
             sync = sync_samples(wrappers, args.calls, args.warmup)
             result.add("sync", sync, ping_p50(args.redis_url))
             async_ = asyncio.run(async_round(wrappers, args))
             result.add("async", async_, async_.pop("ping")[0])
+            for mode, samples in (("sync", sync), ("async", async_)):
+                for state, values in samples.items():
+                    every.setdefault(f"{mode}, {state}", []).extend(v * 1000 for v in values)
             print(f"  round {number}: {result.line('sync')}")
             print(f"  {'':9}{result.line('async')}")
             rounds.append(result)
@@ -355,6 +376,7 @@ def hot_path(args: argparse.Namespace, root: Path, key_prefix: str) -> None:
             f"    {mode:5} p50 added by Redis: {spread(added, 3)} ms  "
             f"goal <= +{HOT_PATH_GOAL_MS} ms: {verdict(met)}"
         )
+    return every
 
 
 # -- the replica processes (this code runs in them) ---------------------------------------------
@@ -751,9 +773,10 @@ class Fleet:
 # -- 2a. rpm ------------------------------------------------------------------------------------
 
 
-def rpm_part(args: argparse.Namespace, replicas: Replicas, fleet: Fleet) -> None:
+def rpm_part(args: argparse.Namespace, replicas: Replicas, fleet: Fleet) -> dict[float, float]:
     """Part 2a: one run against a shared rpm limit; the most requests in 60 s at the
-    simulator (and admissions in Redis) against the goal."""
+    simulator (and admissions in Redis) against the goal. The requests at the simulator in
+    the trailing 60 s, at each arrival (seconds from the start)."""
     seconds = args.rpm_seconds
     print(
         f"\n2a. shared rpm_limit R={RPM_LIMIT} (window {RPM_WINDOW:g} s): {PROCESSES} processes "
@@ -779,6 +802,7 @@ def rpm_part(args: argparse.Namespace, replicas: Replicas, fleet: Fleet) -> None
     results = replicas.run(job, seconds)
     times, admitted = arrivals.stop(), admissions.stop()
     report_rpm(results, times, admitted, server.stats, started, seconds)
+    return {moment - started: count for moment, count in trailing_counts(times)}
 
 
 def report_rpm(
@@ -932,17 +956,19 @@ def report_breaker_round(
 # -- main -------------------------------------------------------------------------------------
 
 
-def fleet_parts(args: argparse.Namespace, root: Path, key_prefix: str) -> None:
-    """Part 2: the simulators, the replica processes and their warm-up, then 2a-2c."""
+def fleet_parts(args: argparse.Namespace, root: Path, key_prefix: str) -> dict[float, float]:
+    """Part 2: the simulators, the replica processes and their warm-up, then 2a-2c; what
+    2a returns."""
     fleet = Fleet.start(root, args.redis_url, key_prefix, args.fleet_rounds)
     try:
         print(f"\nstarting {PROCESSES} replica processes and warming them up ...", flush=True)
         replicas = Replicas(PROCESSES, fleet.directory)
         try:
             warm_up(replicas)
-            rpm_part(args, replicas, fleet)
+            in_window = rpm_part(args, replicas, fleet)
             concurrency_part(args, replicas, fleet)
             breaker_part(args, replicas, fleet)
+            return in_window
         finally:
             replicas.close()
     finally:
@@ -999,6 +1025,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--fleet-rounds", type=int, help="rounds of 2b and 2c")
     parser.add_argument("--rpm-seconds", type=float, help="length of the rpm run (2a)")
     parser.add_argument("--concurrency-seconds", type=float, help="length of a 2b round")
+    charts.add_options(parser)
     args = parser.parse_args()
     quick = args.quick
     if args.calls is None:
@@ -1024,14 +1051,46 @@ def main() -> int:
     print(f"Redis {args.redis_url}, key prefix {key_prefix}{' (--quick)' if args.quick else ''}\n")
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            hot_path(args, Path(tmp) / "hot", f"{key_prefix}hot:")
+            hot = hot_path(args, Path(tmp) / "hot", f"{key_prefix}hot:")
             sys.setswitchinterval(0.001)  # the arrival logs' threads wake up sooner
-            fleet_parts(args, Path(tmp), f"{key_prefix}fleet:")
+            in_window = fleet_parts(args, Path(tmp), f"{key_prefix}fleet:")
     finally:
         deleted = delete_keys(args.redis_url, key_prefix)
         took = time.monotonic() - began
         print(f"\ndeleted {deleted} Redis keys under {key_prefix}; {took:.0f} s in all")
+    charts.write(args, chart_title(args), chart_panels(hot, in_window))
     return 0
+
+
+def chart_title(args: argparse.Namespace) -> str:
+    return (
+        f"Replicas: {args.rounds} x {args.calls} hot-path calls per state and mode; "
+        f"{PROCESSES} processes sharing an rpm_limit of {RPM_LIMIT} through Redis"
+    )
+
+
+def chart_panels(hot: dict[str, list[float]], in_window: dict[float, float]) -> list[charts.Panel]:
+    """Part 1's latency CDFs, sync and async; part 2a's trailing-60-s count against the goal."""
+    panels: list[charts.Panel] = [
+        charts.CdfPanel(
+            f"hot path, {mode}: InMemoryState vs Redis (mock model)",
+            {state: hot[f"{mode}, {state}"] for state in ("memory", "Redis")},
+        )
+        for mode in ("sync", "async")
+    ]
+    panels.append(
+        charts.CurvePanel(
+            f"rpm_limit {RPM_LIMIT} shared by {PROCESSES} processes",
+            {"requests at the simulator in the last 60 s": in_window},
+            "seconds from the start",
+            "requests",
+            log_x=False,
+            discrete_x=False,
+            goal=RPM_GOAL * RPM_LIMIT,
+            goal_label=f"goal <= {RPM_GOAL} R = {RPM_GOAL * RPM_LIMIT:g}",
+        )
+    )
+    return panels
 
 
 if __name__ == "__main__":
