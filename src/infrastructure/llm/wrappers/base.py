@@ -152,6 +152,10 @@ class BaseLLMWrapper(BaseChatModel, ABC):
 
         return structured_output(self, schema, include_raw=include_raw, **kwargs)
 
+    async def generate_async(self, messages: LanguageModelInput, **kwargs: Any) -> BaseMessage:
+        """Seed 004's call: the same as `await wrapper.ainvoke(messages, **kwargs)`."""
+        return await self.ainvoke(messages, **kwargs)
+
     @property
     def response_cache(self) -> ResponseCache | None:
         """This wrapper's cache (None without a `cache:` section)."""
