@@ -167,7 +167,8 @@ def test_unknown_top_level_key_names_key_and_allowed_keys(write: Write, issue: I
     assert (found.file, found.path) == (str(path), "fallback")
     assert found.message == (
         "unknown top-level key 'fallback'; "
-        "allowed: name, description, echelon1, echelon2, ..., fallback_config, cache"
+        "allowed: name, description, echelon1, echelon2, ..., fallback_config, cache, "
+        "offline_fallback"
     )
 
 

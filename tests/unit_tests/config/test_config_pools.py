@@ -261,7 +261,7 @@ def test_unknown_key_lists_allowed_fields(write: Write, issue: Issue) -> None:
     assert found.message == (
         "unknown field 'rotation'; allowed fields: name, description, task_groups, "
         "rotation_strategy, health_check_interval, health_check_path, health_check_timeout, "
-        "failure_threshold, recovery_time, fallback_config, hedging, cache"
+        "failure_threshold, recovery_time, fallback_config, hedging, cache, offline_fallback"
     )
 
 

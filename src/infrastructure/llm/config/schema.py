@@ -40,6 +40,9 @@ ModelKind = Literal["chat", "embeddings"]
 """What a registry model serves: chat completions (for task groups) or embeddings."""
 AsyncTransport = Literal["aiohttp", "httpx"]
 """The HTTP transport of an OpenAI-compatible model's async calls."""
+OfflineFallback = Literal["none", "mock"]
+"""Who answers when no instance of a group or pool does: nobody (the call fails), or the mock
+provider (`offline: true` in the answer's routing metadata, a WARNING per call)."""
 
 # Keys of `params` that have their own field on ModelConfig (api_key must stay a SecretStr).
 _RESERVED_PARAMS = frozenset({"model", "base_url", "api_key", "async_transport"})
@@ -523,6 +526,7 @@ class TaskGroupConfig(StrictModel):
     echelons: dict[Annotated[int, Field(ge=1)], EchelonConfig]
     fallback_config: FallbackConfig = Field(default_factory=FallbackConfig)
     cache: CacheConfig | None = None
+    offline_fallback: OfflineFallback = "none"
 
     @model_validator(mode="after")
     def _check(self) -> TaskGroupConfig:
@@ -584,6 +588,7 @@ class PollingPoolConfig(StrictModel):
     fallback_config: PollingPoolFallbackConfig = Field(default_factory=PollingPoolFallbackConfig)
     hedging: HedgingConfig | None = None
     cache: CacheConfig | None = None
+    offline_fallback: OfflineFallback = "none"
 
     @model_validator(mode="after")
     def _check(self) -> PollingPoolConfig:

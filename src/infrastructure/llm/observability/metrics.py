@@ -2,9 +2,9 @@
 pay nothing for them, and nothing is counted twice.
 
 Counters (`_total`): calls by outcome, attempts by instance and outcome (`ok` or the error
-kind), retries, fallbacks, hedges, cache lookups by result. Histograms: call duration and time
-to first chunk. Gauges: calls in flight, breaker state per target and instance (0 closed, 1
-half-open, 2 open), healthy instances per pool.
+kind), retries, fallbacks, hedges, offline answers, cache lookups by result. Histograms: call
+duration and time to first chunk. Gauges: calls in flight, breaker state per target and
+instance (0 closed, 1 half-open, 2 open), healthy instances per pool.
 """
 
 from __future__ import annotations
@@ -69,6 +69,11 @@ class _Families:
             "llm_wrappers_fallbacks", "Hops to a fallback target.", labels=w
         )
         self.hedges = CounterMetricFamily("llm_wrappers_hedges", "Hedged requests.", labels=w)
+        self.offline = CounterMetricFamily(
+            "llm_wrappers_offline_answers",
+            "Calls no instance answered, answered by the mock (offline_fallback).",
+            labels=w,
+        )
         self.cache = CounterMetricFamily(
             "llm_wrappers_cache_lookups", "Cache lookups, by result.", labels=[*w, "result"]
         )
@@ -102,6 +107,7 @@ class _Families:
         self.retries.add_metric([name], seen["retries"])
         self.fallbacks.add_metric([name], seen["fallbacks"])
         self.hedges.add_metric([name], seen["hedges"])
+        self.offline.add_metric([name], seen["offline_answers"])
         self.in_flight.add_metric([name], seen["in_flight"])
         for family, key in (
             (self.duration, "call_seconds"),
@@ -122,6 +128,7 @@ class _Families:
             self.retries,
             self.fallbacks,
             self.hedges,
+            self.offline,
             self.cache,
             self.duration,
             self.first_chunk,

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from infrastructure.llm.cache.response_cache import ResponseCache
 from infrastructure.llm.clock import Clock
@@ -32,16 +32,23 @@ from infrastructure.llm.routing.history import FallbackHistory
 from infrastructure.llm.routing.plan import FallbackPlan
 from infrastructure.llm.routing.stats import CallStats
 
+if TYPE_CHECKING:
+    from infrastructure.llm.providers.mock import MockChatModel
+
 T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
+
+# How the all-targets-failed WARNING begins when the mock answers instead (offline_fallback).
+_OFFLINE_NOTE = "answering offline from the mock provider (offline_fallback: mock); "
 
 
 class CallRouter:
     """Routes calls along `plan`, with limits, breakers and health in `state`.
 
     `shared_history`, when given, also receives every hop (a factory's combined view);
-    `cache`, when given, answers the calls it has seen before.
+    `cache`, when given, answers the calls it has seen before; `offline`, when given, answers
+    the calls no instance answered (`offline_fallback: mock`).
     """
 
     __slots__ = (
@@ -50,6 +57,7 @@ class CallRouter:
         "hedger",
         "history",
         "name",
+        "offline",
         "plan",
         "shared_history",
         "state",
@@ -65,8 +73,10 @@ class CallRouter:
         shared_history: EnhancedFallbackManager | None = None,
         cache: ResponseCache | None = None,
         name: str = "",
+        offline: MockChatModel | None = None,
     ) -> None:
         self.name = name
+        self.offline = offline
         self.plan = plan
         self.cache = cache
         self.state = state
@@ -161,7 +171,8 @@ class _Accounted:
         if exc_type is not None and issubclass(exc_type, Exception):
             router.stats.record(record, ok=False, latency=0.0, usage=None)
             if isinstance(exc, AllTargetsFailedError):
-                logger.warning("%s: %s", router.name, one_line(str(exc)))
+                offline = "" if router.offline is None else _OFFLINE_NOTE
+                logger.warning("%s: %s%s", router.name, offline, one_line(str(exc)))
         elif exc_type is not None:  # cancelled: the call ends without an outcome
             router.stats.abandoned()
         if record.hops:

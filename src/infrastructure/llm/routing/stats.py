@@ -45,6 +45,7 @@ class CallStats:
             self.fallbacks = 0
             self.retries = 0
             self.hedges = 0
+            self.offline_answers = 0  # calls no instance answered, answered by the mock
             self.input_tokens = 0
             self.output_tokens = 0
             self.latency_sum = 0.0
@@ -64,6 +65,12 @@ class CallStats:
         """A call was cancelled before it ended."""
         with self._lock:
             self.in_flight -= 1
+
+    def answered_offline(self) -> None:
+        """A call no instance answered was answered by the offline fallback (the call itself
+        was already counted as failed)."""
+        with self._lock:
+            self.offline_answers += 1
 
     def record(
         self,
@@ -114,6 +121,7 @@ class CallStats:
                 "fallbacks": self.fallbacks,
                 "retries": self.retries,
                 "hedges": self.hedges,
+                "offline_answers": self.offline_answers,
                 "in_flight": self.in_flight,
                 "attempts": dict(self.attempt_outcomes),
                 "call_seconds": (self.call_seconds.cumulative(), self.call_seconds.total),
@@ -137,6 +145,7 @@ class CallStats:
                 "fallbacks": self.fallbacks,
                 "retries": self.retries,
                 "hedges": self.hedges,
+                "offline_answers": self.offline_answers,
                 "latency_p50": _percentile(ordered, 0.50),
                 "latency_p95": _percentile(ordered, 0.95),
                 "avg_latency_ms": _ratio(self.latency_sum * 1000, self.successful_requests),

@@ -27,7 +27,7 @@ from infrastructure.llm.cache.answer import CachedAnswer
 from infrastructure.llm.cache.lookup import Hit
 from infrastructure.llm.cache.request_key import RequestKey
 from infrastructure.llm.cache.response_cache import BYPASS_ARGUMENT, ResponseCache
-from infrastructure.llm.errors import EmptyStreamError
+from infrastructure.llm.errors import AllTargetsFailedError, EmptyStreamError
 from infrastructure.llm.fleet.health_probe import (
     DEFAULT_PROBE_TIMEOUT,
     ProbeResult,
@@ -36,6 +36,7 @@ from infrastructure.llm.fleet.health_probe import (
 )
 from infrastructure.llm.fleet.instance import Instance
 from infrastructure.llm.fleet.member import Member
+from infrastructure.llm.providers.mock import MockChatModel
 from infrastructure.llm.resilience.admission import Verdict
 from infrastructure.llm.routing.call_record import CallRecord
 from infrastructure.llm.routing.drivers import within
@@ -227,10 +228,17 @@ class BaseLLMWrapper(BaseChatModel, ABC):
             if type(found) is Hit:
                 return self._cached_result(found, started)
         record = router.start()
+        served: Served[ChatResult] | None
         try:
             served = router.serve(record, attempt, False, _keep)
+        except AllTargetsFailedError:
+            if router.offline is None:
+                raise
+            served = None
         finally:
             report_hops(run_manager, record)
+        if served is None:
+            return self._offline_result(router, messages, stop, record, started)
         result = self._finish_result(router, served, record, started)
         if key is not None:
             cache.keep(found, CachedAnswer.of_result(result))
@@ -255,10 +263,17 @@ class BaseLLMWrapper(BaseChatModel, ABC):
             if type(found) is Hit:
                 return self._cached_result(found, started)
         record = router.start()
+        served: Served[ChatResult] | None
         try:
             served = await router.aserve(record, attempt, False, _akeep)
+        except AllTargetsFailedError:
+            if router.offline is None:
+                raise
+            served = None
         finally:
             await areport_hops(run_manager, record)
+        if served is None:
+            return self._offline_result(router, messages, stop, record, started)
         result = self._finish_result(router, served, record, started)
         if key is not None:
             await cache.akeep(found, CachedAnswer.of_result(result))
@@ -311,10 +326,18 @@ class BaseLLMWrapper(BaseChatModel, ABC):
                 yield from self._replay(found, started)
                 return
         record = router.start()
+        served: Served[Opened] | None
         try:
             served = router.serve(record, attempt, True, self._drop_stream)
+        except AllTargetsFailedError:
+            if router.offline is None:
+                raise
+            served = None
         finally:
             report_hops(run_manager, record)
+        if served is None:
+            yield from self._offline_chunks(router, messages, stop, record, started)
+            return
         opening, chunks = served.value
         relay = self._relay(router, served, record, started, keep=key is not None)
         try:
@@ -367,10 +390,19 @@ class BaseLLMWrapper(BaseChatModel, ABC):
                     yield chunk
                 return
         record = router.start()
+        served: Served[AsyncOpened] | None
         try:
             served = await router.aserve(record, attempt, True, self._adrop_stream)
+        except AllTargetsFailedError:
+            if router.offline is None:
+                raise
+            served = None
         finally:
             await areport_hops(run_manager, record)
+        if served is None:
+            for chunk in self._offline_chunks(router, messages, stop, record, started):
+                yield chunk
+            return
         opening, chunks = served.value
         relay = self._relay(router, served, record, started, keep=key is not None)
         try:
@@ -403,6 +435,57 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         metadata = self._routing_metadata(served, record, started)
         return StreamRelay(served, record, started, metadata, router.stats.record, keep)
 
+    # -- offline answers ----------------------------------------------------------------------
+
+    def _offline_result(
+        self,
+        router: CallRouter,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        record: CallRecord,
+        started: float,
+    ) -> ChatResult:
+        """The offline model's answer to a call no instance answered (see `offline.py`)."""
+        assert router.offline is not None
+        result = router.offline._generate(messages, stop=stop)
+        metadata = self._offline_metadata(router.offline, record, started)
+        result.generations[0].message.response_metadata["routing"] = metadata
+        _add_generation_info(result.generations[0], metadata)
+        router.stats.answered_offline()
+        return result
+
+    def _offline_chunks(
+        self,
+        router: CallRouter,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        record: CallRecord,
+        started: float,
+    ) -> Iterator[ChatGenerationChunk]:
+        """`_offline_result` as a stream; the first chunk carries the routing metadata."""
+        assert router.offline is not None
+        metadata = self._offline_metadata(router.offline, record, started)
+        router.stats.answered_offline()
+        for position, chunk in enumerate(router.offline._stream(messages, stop=stop)):
+            if not position:
+                chunk.message.response_metadata["routing"] = metadata
+                _add_generation_info(chunk, metadata)
+            yield chunk
+
+    def _offline_metadata(
+        self, offline: MockChatModel, record: CallRecord, started: float
+    ) -> dict[str, Any]:
+        """`response_metadata["routing"]` of an offline answer: no instance, `offline: True`."""
+        metadata = self._unserved_metadata(started)
+        metadata.update(
+            model=offline.model,
+            attempts=record.attempts,
+            fallbacks=record.fallbacks,
+            hedged=record.hedges > 0,
+            offline=True,
+        )
+        return metadata
+
     # -- cache hits ---------------------------------------------------------------------------
 
     def _cached_result(self, hit: Hit, started: float) -> ChatResult:
@@ -422,7 +505,15 @@ class BaseLLMWrapper(BaseChatModel, ABC):
 
     def _hit_metadata(self, hit: Hit, started: float) -> dict[str, Any]:
         """`response_metadata["routing"]` of an answer served from the cache: no instance."""
-        metadata: dict[str, Any] = {
+        metadata = self._unserved_metadata(started)
+        metadata["cache_hit"] = hit.kind.value
+        if hit.similarity is not None:
+            metadata["similarity"] = round(hit.similarity, 4)
+        return metadata
+
+    def _unserved_metadata(self, started: float) -> dict[str, Any]:
+        """The routing metadata of an answer no instance gave (a cache hit, an offline one)."""
+        return {
             "wrapper": self.name,
             "group": None,
             "echelon": None,
@@ -432,12 +523,9 @@ class BaseLLMWrapper(BaseChatModel, ABC):
             "attempts": 0,
             "fallbacks": 0,
             "hedged": False,
-            "cache_hit": hit.kind.value,
+            "cache_hit": False,
             "latency_ms": _milliseconds_since(started),
         }
-        if hit.similarity is not None:
-            metadata["similarity"] = round(hit.similarity, 4)
-        return metadata
 
     # -- metadata -----------------------------------------------------------------------------
 

@@ -9,7 +9,6 @@ from langchain_core.utils import from_env
 from pydantic import Field, PrivateAttr, model_validator
 from typing_extensions import Self
 
-from infrastructure.llm.cache.lookup import Hit
 from infrastructure.llm.config.schema import CacheConfig
 from infrastructure.llm.config.strategies import PoolFallbackStrategy
 from infrastructure.llm.errors import LLMWrapperError
@@ -24,6 +23,7 @@ from infrastructure.llm.routing.hedging import Hedger
 from infrastructure.llm.routing.plan import FallbackPlan
 from infrastructure.llm.routing.router import CallRouter
 from infrastructure.llm.wrappers.base import BaseLLMWrapper
+from infrastructure.llm.wrappers.offline import offline_model
 from infrastructure.llm.wrappers.task_group import CONFIG_DIR_ENV, DEFAULT_CONFIG_DIR
 
 _WRAPPER_SUFFIX = "_wrapper"
@@ -90,7 +90,10 @@ class PollingPoolWrapper(BaseLLMWrapper):
         hedger = Hedger(pool.config.hedging, manager.clock) if pool.config.hedging else None
         cache = manager.response_cache(self.cache_config or pool.config.cache, pool.name)
         name = self.name or pool.name
-        return CallRouter(plan, manager.state, manager.clock, hedger, cache=cache, name=name)
+        offline = offline_model(pool.config.offline_fallback)
+        return CallRouter(
+            plan, manager.state, manager.clock, hedger, cache=cache, name=name, offline=offline
+        )
 
     @property
     def _llm_type(self) -> str:
@@ -150,7 +153,7 @@ class PollingPoolWrapper(BaseLLMWrapper):
         metadata["pool"] = served.candidates.name
         return metadata
 
-    def _hit_metadata(self, hit: Hit, started: float) -> dict[str, Any]:
-        metadata = super()._hit_metadata(hit, started)
+    def _unserved_metadata(self, started: float) -> dict[str, Any]:
+        metadata = super()._unserved_metadata(started)
         metadata["pool"] = self.pool
         return metadata

@@ -19,6 +19,7 @@ from infrastructure.llm.routing.hedging import Hedger
 from infrastructure.llm.routing.plan import FallbackPlan
 from infrastructure.llm.routing.router import CallRouter
 from infrastructure.llm.wrappers.base import BaseLLMWrapper
+from infrastructure.llm.wrappers.offline import offline_model
 
 
 class TaskGroupWrapper(BaseLLMWrapper):
@@ -76,6 +77,7 @@ class TaskGroupWrapper(BaseLLMWrapper):
             shared_history=fallback_manager,
             cache=manager.response_cache(self.cache_config or config.cache, self.target),
             name=self.name or self.target,
+            offline=offline_model(config.offline_fallback),
         )
 
     @property
