@@ -45,8 +45,13 @@ spread (min-max) across rounds. The full run takes about two and a half minutes 
 hits each in part 1, 300 ops in part 3), the same rounds and the same 10,000 entries (part 2
 alone takes some 20 s under tracemalloc).
 
+With `--chart PATH` the run also draws a PNG (matplotlib, the `bench` extra): the latency
+CDFs of part 1 (miss, exact hit, semantic hit; every sample of every round), one panel per
+backend, and of part 3's hit lookups, memory against Redis.
+
     python bench/cache.py [--quick] [--rounds 5] [--chat-latency 0.3] [--embed-latency 0.02]
                           [--redis-url URL] [--only latency|memory|redis|paraphrase]
+                          [--chart PATH]
 """
 
 from __future__ import annotations
@@ -76,6 +81,8 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_openai import ChatOpenAI
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import charts
+
 from infrastructure.llm import BaseLLMWrapper, LLMWrapperFactory
 from infrastructure.llm.cache.answer import CachedAnswer
 from infrastructure.llm.cache.codec import encode
@@ -422,7 +429,8 @@ def measure_latency(
     prefix: str,
     rounds: int,
     sizes: Sizes,
-) -> None:
+) -> list[LatencyRound]:
+    """Part 1's rounds, printed and summed up; returned for the chart."""
     names = wrapper_names(backends)
     with tempfile.TemporaryDirectory() as tmp:
         directory = latency_config(Path(tmp), chat_url, embed_url, names, redis_url, prefix)
@@ -442,6 +450,7 @@ def measure_latency(
                 "  get_stats()['cache'] counts agree with the answers' cache_hit: "
                 + ("yes" if not differences else "NO: " + "; ".join(differences))
             )
+    return found
 
 
 # -- 2. memory per 10,000 entries -------------------------------------------------------------
@@ -675,7 +684,8 @@ def summarise_roundtrip(rounds: list[RoundTripRound]) -> None:
 
 def measure_roundtrip(
     template: AIMessage, redis_url: str, prefix: str, rounds: int, sizes: Sizes
-) -> None:
+) -> list[RoundTripRound]:
+    """Part 3's rounds, printed and summed up; returned for the chart."""
     pairs = roundtrip_caches(redis_url, prefix, FILL + rounds * sizes.ops + 1)
     client = redis.Redis.from_url(redis_url)
     try:
@@ -685,6 +695,7 @@ def measure_roundtrip(
             found.append(roundtrip_round(pairs, known, template, sizes.ops, number, client))
             print_roundtrip_round(number, found[-1])
         summarise_roundtrip(found)
+        return found
     finally:
         client.close()
         for pair in pairs.values():
@@ -776,7 +787,37 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--embed-latency", type=float, default=0.02, help="embeddings, seconds")
     parser.add_argument("--redis-url", default=REDIS_URL)
     parser.add_argument("--only", choices=PARTS, help="one part")
+    charts.add_options(parser)
     return parser.parse_args()
+
+
+def chart_panels(
+    latency: list[LatencyRound], roundtrip: list[RoundTripRound]
+) -> list[charts.Panel]:
+    """Part 1: per backend, each mode's outcomes and the embeddings request alone; part 3:
+    the hit lookups, memory against Redis, per mode. Every sample of every round, in ms."""
+    panels: list[charts.Panel] = []
+    backends = dict.fromkeys(name.split("_")[1] for name in latency[0].seconds) if latency else {}
+    for backend in backends:
+        series = {
+            f"{mode} mode, {outcome}{'' if outcome == 'miss' else ' hit'}": [
+                1000 * v for r in latency for v in r.seconds[f"{mode}_{backend}"][outcome]
+            ]
+            for mode in MODES
+            for outcome in OUTCOMES[mode]
+        }
+        series["one embeddings request alone"] = [1000 * v for r in latency for v in r.embedding]
+        panels.append(charts.CdfPanel(f"{backend} backend: one invoke over HTTP", series))
+    if roundtrip:
+        series = {
+            f"{mode}, {backend}": [
+                1000 * v for r in roundtrip for v in r.seconds[mode, backend, "hit lookup"]
+            ]
+            for mode in MODES
+            for backend in BACKENDS
+        }
+        panels.append(charts.CdfPanel("ResponseCache hit lookup: memory vs Redis store", series))
+    return panels
 
 
 def main() -> int:
@@ -787,6 +828,8 @@ def main() -> int:
     backends = BACKENDS if shared else BACKENDS[:1]
     prefix = f"llm-wrappers-bench:{uuid.uuid4().hex}:"
     parts = {args.only} if args.only else set(PARTS)
+    latency: list[LatencyRound] = []
+    roundtrip: list[RoundTripRound] = []
     started = time.perf_counter()
     try:
         with simulator(args.chat_latency, args.embed_latency) as (chat_url, embed_url):
@@ -798,7 +841,7 @@ def main() -> int:
                     f"per round and wrapper {sizes.misses} misses, {sizes.hits} hits of each "
                     f"kind per miss"
                 )
-                measure_latency(
+                latency = measure_latency(
                     chat_url, embed_url, backends, args.redis_url, prefix, args.rounds, sizes
                 )
             if "memory" in parts:
@@ -810,7 +853,7 @@ def main() -> int:
                     f"RedisCacheStore ({args.redis_url}), {FILL:,} entries each first, "
                     f"{sizes.ops} ops of each kind per round"
                 )
-                measure_roundtrip(template, args.redis_url, prefix, args.rounds, sizes)
+                roundtrip = measure_roundtrip(template, args.redis_url, prefix, args.rounds, sizes)
             if "paraphrase" in parts:
                 print(
                     f"\n4. paraphrase set (tests/data/{PARAPHRASES.name}), threshold "
@@ -821,6 +864,11 @@ def main() -> int:
         if shared:
             print(f"\nRedis keys deleted under {prefix}: {delete_prefix(args.redis_url, prefix)}")
     print(f"run took {time.perf_counter() - started:.0f} s")
+    title = (
+        f"Response cache: chat answers after {args.chat_latency:g} s, embeddings after "
+        f"{args.embed_latency:g} s; {args.rounds} rounds"
+    )
+    charts.write(args, title, chart_panels(latency, roundtrip))
     return 0
 
 

@@ -121,7 +121,7 @@ class CdfPanel:
             for marker, name in MARKS.values()
         ]
         handles, _ = axes.get_legend_handles_labels()
-        axes.legend(handles=[*handles, *keys], fontsize=7, loc="lower right")
+        axes.legend(handles=[*handles, *keys], fontsize=7, loc="best")
         axes.set_ylim(0, 1.02)
         axes.set_ylabel("share of calls at or below")
         axes.set_xscale("log" if self.log_x else "linear")
