@@ -1,10 +1,11 @@
 """`llm-wrappers demo`: the whole product on a machine with no model server.
 
 Starts three simulated instances in-process (one dead, one flaky, one healthy), points the
-example config (`configs/llms`) at them through its environment variables, runs a two-node
-LangGraph workflow whose LLMNodes name wrappers, streams the answers, and shows what served
-each call, the fallbacks taken and the breaker states. Variables you set yourself win, so
-`OPENAI_BASE_URL`, `OPENAI_API_KEY` and `OPENAI_MODEL` send echelon 1 to a real server.
+example config shipped with the package (what `llm-wrappers init` writes) at them through its
+environment variables, runs a two-node LangGraph workflow whose LLMNodes name wrappers, streams
+the answers, and shows what served each call, the fallbacks taken and the breaker states.
+Variables you set yourself win, so `LLM_WRAPPERS_OPENAI_URL`, `LLM_WRAPPERS_OPENAI_KEY` and
+`LLM_WRAPPERS_OPENAI_MODEL` send echelon 1 to a real server; nothing else leaves loopback.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage
 
 from infrastructure.graph.workflow import build_workflow
+from infrastructure.llm.example_config import EXAMPLE_CONFIG_DIR, endpoint_environment
 from infrastructure.llm.sim import FaultMode, SimServer
 from infrastructure.llm.wrappers.factory import LLMWrapperFactory
-from infrastructure.llm.wrappers.task_group import CONFIG_DIR_ENV, DEFAULT_CONFIG_DIR
 
 QUESTIONS = (
     "What does a circuit breaker do?",
@@ -50,14 +51,10 @@ def simulated_fleet() -> Iterator[dict[str, str]]:
     flaky = SimServer(FaultMode("error_rate", error_rate=0.3, seed=7)).start()
     healthy = SimServer().start()
     try:
-        yield {
-            "OPENAI_BASE_URL": dead.base_url,
-            "ANTHROPIC_COMPAT_BASE_URL": dead.base_url,
-            "VLLM_URL_1": healthy.base_url,
-            "VLLM_URL_2": flaky.base_url,
-            "VLLM_URL_3": dead.base_url,
-            "VLLM_LLAMA_URL": healthy.base_url,
-        }
+        # In ENDPOINT_VARIABLES' order: both hosted models dead, the vLLM fleet healthy,
+        # flaky and dead, the Llama server healthy.
+        urls = (dead, dead, healthy, flaky, dead, healthy)
+        yield endpoint_environment([server.base_url for server in urls])
     finally:
         for server in (dead, flaky, healthy):
             server.stop()
@@ -136,8 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="llm-wrappers demo", description=__doc__)
     parser.add_argument(
         "--config-dir",
-        default=os.environ.get(CONFIG_DIR_ENV, DEFAULT_CONFIG_DIR),
-        help=f"default: ${CONFIG_DIR_ENV}, else {DEFAULT_CONFIG_DIR}",
+        default=str(EXAMPLE_CONFIG_DIR),
+        help="a copy of the example config (llm-wrappers init) to run instead of the package's own",
     )
     args = parser.parse_args(argv)
     with simulated_fleet() as fleet, environment(fleet):

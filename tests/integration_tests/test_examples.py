@@ -46,11 +46,12 @@ def test_seed_usage_example_runs_every_part() -> None:
 
 
 def test_demo_command_answers_every_call_through_the_workflow(
-    run_in_process: RunInProcess, monkeypatch: pytest.MonkeyPatch
+    run_in_process: RunInProcess, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """`llm-wrappers demo`, run in-process: the console script itself is run as a process by
+    """`llm-wrappers demo`, run in-process from a directory with no configs in it: the example
+    config ships with the package. The console script itself is run as a process by
     cli/test_console_script.py in this tier."""
-    monkeypatch.chdir(EXAMPLES.parent)
+    monkeypatch.chdir(tmp_path)
     result = run_in_process(["llm-wrappers", "demo"])
     result.check_returncode()
     assert "6/6 calls answered" in result.stdout
@@ -65,9 +66,8 @@ def test_demo_uses_a_real_server_named_in_the_environment(
     """Variables the user sets win over the demo's simulators (here a simulator stands in
     for the user's real OpenAI-compatible server)."""
     users_server = start_sim("healthy")
-    monkeypatch.setenv("OPENAI_BASE_URL", users_server.base_url)
-    monkeypatch.setenv("OPENAI_MODEL", "my-model")
-    monkeypatch.chdir(EXAMPLES.parent)
+    monkeypatch.setenv("LLM_WRAPPERS_OPENAI_URL", users_server.base_url)
+    monkeypatch.setenv("LLM_WRAPPERS_OPENAI_MODEL", "my-model")
     assert demo.main([]) == 0
     # Every answer node call went to echelon 1's openai-gpt4, the user's server (the pool
     # node may send it calls too).

@@ -20,8 +20,8 @@ def test_example_fast_group_serves_through_its_echelons(
 ) -> None:
     """With the hosted APIs unreachable, the local vLLM fleet (here: simulators) answers."""
     vllm = [start_sim("error_rate:1.0"), start_sim("healthy"), start_sim("healthy")]
-    monkeypatch.setenv("OPENAI_BASE_URL", dead_url)
-    monkeypatch.setenv("ANTHROPIC_COMPAT_BASE_URL", dead_url)
+    monkeypatch.setenv("LLM_WRAPPERS_OPENAI_URL", dead_url)
+    monkeypatch.setenv("LLM_WRAPPERS_ANTHROPIC_URL", dead_url)
     for index, server in enumerate(vllm, start=1):
         monkeypatch.setenv(f"VLLM_URL_{index}", server.base_url)
     factory = LLMWrapperFactory.from_config_dir(REPO_CONFIGS, clock=FakeClock())
@@ -35,7 +35,12 @@ def test_example_fast_group_serves_through_its_echelons(
 def test_example_fast_group_ends_at_the_mock_when_everything_is_down(
     monkeypatch: pytest.MonkeyPatch, dead_url: str
 ) -> None:
-    for var in ("OPENAI_BASE_URL", "ANTHROPIC_COMPAT_BASE_URL", "VLLM_URL_1", "VLLM_URL_2"):
+    for var in (
+        "LLM_WRAPPERS_OPENAI_URL",
+        "LLM_WRAPPERS_ANTHROPIC_URL",
+        "VLLM_URL_1",
+        "VLLM_URL_2",
+    ):
         monkeypatch.setenv(var, dead_url)
     monkeypatch.setenv("VLLM_URL_3", dead_url)
     factory = LLMWrapperFactory.from_config_dir(REPO_CONFIGS, clock=FakeClock())
@@ -48,8 +53,8 @@ def test_example_fast_pool_rotates_over_the_healthy_part_of_the_fleet(
     start_sim: StartSim, monkeypatch: pytest.MonkeyPatch, dead_url: str
 ) -> None:
     vllm = [start_sim("error_rate:1.0"), start_sim("healthy"), start_sim("healthy")]
-    monkeypatch.setenv("OPENAI_BASE_URL", dead_url)
-    monkeypatch.setenv("ANTHROPIC_COMPAT_BASE_URL", dead_url)
+    monkeypatch.setenv("LLM_WRAPPERS_OPENAI_URL", dead_url)
+    monkeypatch.setenv("LLM_WRAPPERS_ANTHROPIC_URL", dead_url)
     for index, server in enumerate(vllm, start=1):
         monkeypatch.setenv(f"VLLM_URL_{index}", server.base_url)
     factory = LLMWrapperFactory.from_config_dir(REPO_CONFIGS, clock=FakeClock())

@@ -1,14 +1,14 @@
-"""The shipped example configuration in configs/llms loads and says what the seed says."""
+"""The example configuration shipped in the package (configs/llms in a clone links to it)
+loads, says what the seed says, and keeps paid APIs opt-in."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from infrastructure.llm.config import LLMConfig, load_config_dir
-
-CONFIG_DIR = Path(__file__).resolve().parents[3] / "configs" / "llms"
+from infrastructure.llm.example_config import EXAMPLE_CONFIG_DIR as CONFIG_DIR
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def test_registry_defines_the_seed_models(config: LLMConfig) -> None:
     assert (gpt4.provider, gpt4.model, gpt4.base_url) == (
         "openai",
         "gpt-4o",
-        "https://api.openai.com/v1",
+        "http://127.0.0.1:8020/v1",
     )
     assert gpt4.api_key is not None and gpt4.api_key.get_secret_value() == "sk-unset"
     assert config.models["mock-echo"].provider == "mock"
@@ -85,12 +85,37 @@ def test_thinking_group_switches_to_fast_group(config: LLMConfig) -> None:
 def test_environment_overrides_the_defaults() -> None:
     config = load_config_dir(
         CONFIG_DIR,
-        env={"VLLM_URL_2": "http://10.1.2.3:8000/v1", "OPENAI_API_KEY": "sk-from-env"},
+        env={
+            "VLLM_URL_2": "http://10.1.2.3:8000/v1",
+            "LLM_WRAPPERS_OPENAI_URL": "https://api.openai.com/v1",
+            "LLM_WRAPPERS_OPENAI_KEY": "sk-from-env",
+        },
     )
     qwen = config.models["local-qwen"].instances()
     assert qwen[1].base_url == "http://10.1.2.3:8000/v1"
-    key = config.models["openai-gpt4"].api_key
-    assert key is not None and key.get_secret_value() == "sk-from-env"
+    gpt4 = config.models["openai-gpt4"]
+    assert gpt4.base_url == "https://api.openai.com/v1"
+    assert gpt4.api_key is not None and gpt4.api_key.get_secret_value() == "sk-from-env"
+
+
+def test_provider_keys_in_the_environment_reach_no_paid_api() -> None:
+    """A shell that holds the usual provider variables leaves every instance on loopback (or
+    in-process), and sends none of those keys anywhere."""
+    config = load_config_dir(
+        CONFIG_DIR,
+        env={
+            "OPENAI_API_KEY": "sk-real-openai",
+            "OPENAI_BASE_URL": "https://api.openai.com/v1",
+            "ANTHROPIC_API_KEY": "sk-real-anthropic",
+        },
+    )
+    for model in config.models.values():
+        for instance in model.instances():
+            if model.provider == "mock":
+                continue
+            assert urlsplit(instance.base_url).hostname == "127.0.0.1", instance.instance_id
+            key = instance.api_key.get_secret_value() if instance.api_key else ""
+            assert not key.startswith("sk-real"), instance.instance_id
 
 
 def test_config_dir_given_as_text_is_remembered(config: LLMConfig) -> None:

@@ -26,10 +26,12 @@ COMMANDS: dict[str, str] = {
     "cache": "show or clear the response caches of a config directory",
     "chat": "send one prompt through a wrapper; print the answer and what served it",
     "sim": "start simulator instances with fault modes; prints '<mode> <url>' per instance "
-    "(options: llm-wrappers sim --help)",
+    "and the export lines that point the example config at them (options: llm-wrappers "
+    "sim --help)",
     "demo": "run a LangGraph workflow over simulated dead, flaky and healthy instances "
     "(options: llm-wrappers demo --help)",
     "migrate": "write a legacy global fallback into each group and pool file",
+    "init": "write the annotated example config into a directory (default: configs/llms)",
     "top": "a live view of wrappers and instances: breakers, in flight, calls/s, p95, errors",
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
+import sys
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import fields, replace
 
 from infrastructure.llm.sim.faults import FAULT_SYNTAX, FaultMode
@@ -14,8 +17,11 @@ from infrastructure.llm.sim.vllm import VllmConfig
 _VLLM_FIELDS = tuple(field.name for field in fields(VllmConfig))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Start the instances, print `<mode> <base_url>` for each, serve until Ctrl-C/SIGTERM."""
+def main(
+    argv: list[str] | None = None, on_started: Callable[[Sequence[str]], None] | None = None
+) -> int:
+    """Start the instances, print `<mode> <base_url>` for each, call `on_started` with their
+    URLs, serve until Ctrl-C/SIGTERM. A port that cannot be bound is a one-line error (1)."""
     args = _parser().parse_args(argv)
     faults = args.instances or [args.mode]
     if args.seed is not None:
@@ -34,8 +40,19 @@ def main(argv: list[str] | None = None) -> int:
             server = SimServer(
                 fault, host=args.host, port=port, model_name=args.model, vllm=models[index]
             )
-            servers.append(server.start())
+            try:
+                servers.append(server.start())
+            except OSError as error:
+                reason = os.strerror(error.errno) if error.errno else str(error)
+                print(
+                    f"error: cannot listen on {args.host}:{port}: {reason} "
+                    "(pick another --port, or 0 for free ones)",
+                    file=sys.stderr,
+                )
+                return 1
             print(f"{fault.mode}\t{server.base_url}", flush=True)
+        if on_started is not None:
+            on_started([server.base_url for server in servers])
         stopping.wait()
     except KeyboardInterrupt:
         pass
