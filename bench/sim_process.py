@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 
 @contextmanager
-def simulator_process(*faults: str) -> Iterator[list[str]]:
-    """Start one simulator instance per fault in a child process; yield their base URLs."""
-    command = [sys.executable, "-m", "infrastructure.llm.sim", "--instances", ",".join(faults)]
+def simulator_process(*faults: str, options: Sequence[str] = ()) -> Iterator[list[str]]:
+    """Start one simulator instance per fault in a child process; yield their base URLs.
+
+    `options` are further command-line flags, e.g. the vLLM model's (`--max-num-seqs 4`)."""
+    command = [
+        sys.executable,
+        "-m",
+        "infrastructure.llm.sim",
+        "--instances",
+        ",".join(faults),
+        *options,
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None

@@ -352,9 +352,9 @@ class SimApp:
         cut = fault.mode == "cut_stream"
         if cut:
             frames = [render_chunk(e) for e in events.chunks[: fault.cut_after]]
-        else:
-            frames = [render_chunk(e) for e in events.chunks + events.tail]
-            frames[-1] += LAST_CHUNK
+        else:  # the closing events go out with the last content chunk, unpaced
+            frames = [render_chunk(e) for e in events.chunks]
+            frames[-1] += b"".join(render_chunk(e) for e in events.tail) + LAST_CHUNK
         if pace == 0:
             self._end_stream(conn, cut, head + b"".join(frames))
             return None
