@@ -218,10 +218,21 @@ def machine() -> str:
     )
 
 
+def _without_note(argv: Sequence[str]) -> list[str]:
+    """`argv` without `--chart-note TEXT` (the caption has the note on a line of its own)."""
+    kept: list[str] = []
+    skip = False
+    for word in argv:
+        if not skip and word != "--chart-note" and not word.startswith("--chart-note="):
+            kept.append(word)
+        skip = word == "--chart-note"
+    return kept
+
+
 def caption(note: str | None) -> str:
-    """How this chart was made: the command line, the machine, the date (UTC), the load
-    average as it was saved, and `note` (e.g. what else ran on the machine)."""
-    command = shlex.join(["python", *sys.argv])
+    """How this chart was made: the command line (but the note), the machine, the date (UTC),
+    the load average as it was saved, and `note` (e.g. what else ran on the machine)."""
+    command = shlex.join(["python", *_without_note(sys.argv)])
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     load = (
         f"; 1-min load average {os.getloadavg()[0]:.2f} when saved"

@@ -114,10 +114,11 @@ def test_a_figure_needs_a_panel() -> None:
 def test_the_caption_names_the_command_machine_date_and_note(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(sys, "argv", ["bench/chaos.py", "--calls", "60", "--chart-note", "a b"])
+    argv = ["bench/chaos.py", "--chart-note", "x y", "--calls", "60", "--chart-note=z", "--c d"]
+    monkeypatch.setattr(sys, "argv", argv)
     text = charts.caption("other helpers ran meanwhile")
     lines = text.splitlines()
-    assert lines[0] == "made by: python bench/chaos.py --calls 60 --chart-note 'a b'"
+    assert lines[0] == "made by: python bench/chaos.py --calls 60 '--c d'"
     assert " CPUs (" in lines[1] and "Python " in lines[1] and " UTC" in lines[1]
     assert lines[2] == "other helpers ran meanwhile"
     assert len(charts.caption(None).splitlines()) == 2
