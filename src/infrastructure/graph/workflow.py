@@ -3,6 +3,7 @@
     nodes:
       draft:  {type: llm_node, config: {llm_wrapper: fast_group_wrapper, system_prompt: ...}}
       polish: {type: llm_node, config: {polling_pool: thinking_pool}}
+      parts:  {type: decompose, config: {answer_wrapper: fast_group_wrapper}}
     edges: [[draft, polish]]      # optional: without edges the nodes run in the order listed
     entry_point: draft            # optional: the first node
     finish_point: polish          # optional: the last node
@@ -21,10 +22,12 @@ from typing import Any
 import yaml
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
-from langgraph.graph import END, START, MessagesState, StateGraph
+from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
+from infrastructure.graph.nodes.decompose_node import DecomposeNode
 from infrastructure.graph.nodes.llm_node import LLMNode, LLMNodeSettings
+from infrastructure.graph.state import WorkflowState
 from infrastructure.llm.errors import LLMWrapperError
 from infrastructure.llm.wrappers.factory import LLMWrapperFactory
 
@@ -47,13 +50,16 @@ class WorkflowBuilder:
         wrapper_factory: LLMWrapperFactory | None = None,
         llm_client: BaseChatModel | None = None,
         *,
-        state_schema: type[Any] = MessagesState,
+        state_schema: type[Any] = WorkflowState,
         node_types: Mapping[str, NodeMaker] | None = None,
     ) -> None:
         self.wrapper_factory = wrapper_factory
         self.llm_client = llm_client
         self.state_schema = state_schema
-        self.node_types: dict[str, NodeMaker] = {"llm_node": self._llm_node}
+        self.node_types: dict[str, NodeMaker] = {
+            "llm_node": self._llm_node,
+            "decompose": self._decompose_node,
+        }
         self.node_types.update(node_types or {})
 
     def build(
@@ -154,6 +160,12 @@ class WorkflowBuilder:
             elif named is not None:  # an llm_client given by name
                 factory.get_wrapper(named)
         return LLMNode(self.llm_client, factory, config=config, name=name)
+
+    def _decompose_node(self, name: str, config: Mapping[str, Any]) -> DecomposeNode:
+        """A DecomposeNode; its settings and the wrappers it names are checked now."""
+        if self.wrapper_factory is None:
+            raise LLMWrapperError("a decompose node needs the builder's wrapper_factory")
+        return DecomposeNode(self.wrapper_factory, config=config, name=name)
 
     @staticmethod
     def _endpoint(

@@ -109,7 +109,7 @@ def test_every_problem_is_reported_at_build_time_with_where(
     for expected in (
         "extra: unknown key",
         "nodes.a.config: no wrapper named 'missing_wrapper'",
-        "nodes.b.type: unknown node type 'tool_node' (known: llm_node)",
+        "nodes.b.type: unknown node type 'tool_node' (known: decompose, llm_node)",
         "nodes.c.config: unknown task group 'nope'",
         "nodes.d.config: unknown polling pool 'nopool'",
         "nodes.e.config: settings: max_tokens",

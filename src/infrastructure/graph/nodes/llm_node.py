@@ -14,9 +14,10 @@ from typing import Any, Literal
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AnyMessage, BaseMessage, SystemMessage
 from langchain_core.runnables import Runnable, RunnableConfig
-from pydantic import BaseModel, ConfigDict, Field, InstanceOf, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf
 
 from infrastructure.graph.error_handler import ErrorHandler
+from infrastructure.graph.nodes.settings import parse_settings
 from infrastructure.llm.errors import LLMWrapperError
 from infrastructure.llm.wrappers.factory import LLMWrapperFactory
 
@@ -55,14 +56,7 @@ class LLMNodeSettings(BaseModel):
     @classmethod
     def parse(cls, settings: Mapping[str, Any], where: str) -> LLMNodeSettings:
         """Validate settings; errors name `where` and the offending key."""
-        try:
-            return cls.model_validate(dict(settings))
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or '(settings)'}: {e['msg']}"
-                for e in exc.errors()
-            )
-            raise LLMWrapperError(f"{where}: {problems}") from None
+        return parse_settings(cls, settings, where)
 
     def named(self) -> str | None:
         """What these settings ask the wrapper factory for, by priority: a wrapper, task
