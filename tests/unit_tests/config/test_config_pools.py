@@ -124,7 +124,7 @@ def test_unknown_rotation_strategy_lists_allowed_values(write: Write, issue: Iss
     assert (found.file, found.path) == (str(path), "rotation_strategy")
     assert found.message == (
         "unknown value 'fastest'; expected one of "
-        "'round_robin', 'random', 'least_busy' or 'weighted'"
+        "'round_robin', 'random', 'least_busy', 'weighted', 'least_loaded' or 'prefix_affinity'"
     )
 
 
@@ -260,7 +260,8 @@ def test_unknown_key_lists_allowed_fields(write: Write, issue: Issue) -> None:
     assert (found.file, found.path) == (str(path), "rotation")
     assert found.message == (
         "unknown field 'rotation'; allowed fields: name, description, task_groups, "
-        "rotation_strategy, health_check_interval, health_check_path, health_check_timeout, "
+        "rotation_strategy, metrics_interval, waiting_weight, load_factor, affinity_prefix_chars, "
+        "health_check_interval, health_check_path, health_check_timeout, "
         "failure_threshold, recovery_time, fallback_config, hedging, cache, offline_fallback"
     )
 

@@ -197,6 +197,9 @@ class EndpointConfig(StrictModel):
     api_key: SecretStr | None = None
     name: NonEmptyStr | None = None
     weight: Number = Field(default=1.0, gt=0)
+    metrics_url: HttpUrlText | None = None
+    """The instance's Prometheus metrics (least_loaded pools); default: `/metrics` at the
+    root of its base_url."""
 
 
 class InstanceConfig(StrictModel):
@@ -206,6 +209,7 @@ class InstanceConfig(StrictModel):
     base_url: str | None
     api_key: SecretStr | None
     weight: Number
+    metrics_url: str | None = None
 
 
 class ModelConfig(StrictModel):
@@ -356,6 +360,7 @@ class ModelConfig(StrictModel):
                 base_url=endpoint.base_url or self.base_url,
                 api_key=endpoint.api_key or self.api_key,
                 weight=endpoint.weight,
+                metrics_url=endpoint.metrics_url,
             )
             for index, endpoint in enumerate(endpoints)
         ]
@@ -580,6 +585,16 @@ class PollingPoolConfig(StrictModel):
     description: str = ""
     task_groups: list[TargetText] = Field(min_length=1)
     rotation_strategy: RotationStrategy = RotationStrategy.ROUND_ROBIN
+    metrics_interval: Number = Field(default=2.0, gt=0)
+    """Seconds between scrapes of the instances' `/metrics` (rotation `least_loaded`)."""
+    waiting_weight: Number = Field(default=2.0, ge=0)
+    """What a waiting request weighs against a running one in `least_loaded`'s load."""
+    load_factor: Number = Field(default=1.25, ge=1)
+    """`prefix_affinity`: a member takes a call while its calls in flight stay within
+    ceil(load_factor x the members' average)."""
+    affinity_prefix_chars: Integer = Field(default=2048, ge=1)
+    """`prefix_affinity` without a session id: how many leading characters of the prompt
+    (up to its first user message) make the key."""
     health_check_interval: Number = Field(default=30.0, gt=0)
     health_check_path: HealthCheckPath = "/models"
     health_check_timeout: Number = Field(default=5.0, gt=0)

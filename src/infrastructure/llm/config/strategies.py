@@ -27,3 +27,7 @@ class RotationStrategy(str, Enum):
     RANDOM = "random"
     LEAST_BUSY = "least_busy"
     WEIGHTED = "weighted"
+    LEAST_LOADED = "least_loaded"
+    """Two random choices, the lighter by the instances' vLLM `/metrics` load."""
+    PREFIX_AFFINITY = "prefix_affinity"
+    """Rendezvous hashing of the call's session or prompt prefix, with bounded loads."""

@@ -43,9 +43,12 @@ class CandidateSet:
         self._back_at: dict[int, float] = {}  # member index -> when it comes back, latest
         self._bench_lock = threading.Lock()
 
-    def order(self, tried: Collection[Member], prefer: Member | None) -> Iterator[Member]:
+    def order(
+        self, tried: Collection[Member], prefer: Member | None, key: str | None = None
+    ) -> Iterator[Member]:
         """Candidates, lazily and each once: `prefer`, then the rotation's healthy members not
-        in `tried`, then the tried ones. The first costs O(1).
+        in `tried` (placed by the call's affinity `key` when the rotation reads one), then the
+        tried ones. The first costs O(1).
 
         When health checks rule every member out, all are offered: trying beats failing.
         """
@@ -55,7 +58,7 @@ class CandidateSet:
         if benched and benched[0][0] <= self._clock.now():
             self._unbench()
         if rotation.healthy_count:
-            fresh: Iterator[int] = rotation.candidates()
+            fresh: Iterator[int] = rotation.candidates(key)
         else:  # health checks rule out every member not benched: trying beats failing
             fresh = iter(rotation.unbenched())
         offered = map(members.__getitem__, fresh)

@@ -12,7 +12,7 @@ from infrastructure.llm.redaction import public_url
 
 @dataclass(eq=False, repr=False)
 class Instance:
-    """A routable endpoint; `weight` steers weighted pools."""
+    """A routable endpoint; `weight` steers weighted pools, `metrics_url` least-loaded ones."""
 
     id: str
     model_name: str
@@ -21,6 +21,8 @@ class Instance:
     base_url: str | None = field(repr=False)
     models: ChatModels = field(repr=False)
     weight: float = 1.0
+    metrics_url: str | None = field(default=None, repr=False)
+    """Where its Prometheus metrics are; None: `/metrics` at the root of `base_url`."""
 
     @property
     def chat_model(self) -> BaseChatModel:

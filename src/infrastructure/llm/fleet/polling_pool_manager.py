@@ -47,14 +47,15 @@ class PollingPoolManager:
             return list(self._pools.values())
 
     def start_health_checks(self, names: list[str] | None = None) -> None:
-        """Start background health checks for the named pools (default: every pool)."""
+        """Start background health checks (and a least_loaded pool's metrics scrapes) for the
+        named pools (default: every pool)."""
         for name in self.pool_names() if names is None else names:
-            self.pool(name).health.start()
+            self.pool(name).start_polling()
 
     def stop_health_checks(self) -> None:
         """Stop every running health check and wait for its thread to end."""
         for pool in self.built_pools():
-            pool.health.stop()
+            pool.stop_polling()
 
     def health(self) -> dict[str, dict[str, Any]]:
         """Per built pool: healthy and total instance counts, and each instance's record."""

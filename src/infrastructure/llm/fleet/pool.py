@@ -12,9 +12,11 @@ from collections.abc import Sequence
 from infrastructure.llm.clock import Clock
 from infrastructure.llm.config import PollingPoolConfig
 from infrastructure.llm.fleet.candidates import CandidateSet
+from infrastructure.llm.fleet.least_loaded import LeastLoaded
 from infrastructure.llm.fleet.member import Member
 from infrastructure.llm.fleet.pool_health import PoolHealth
-from infrastructure.llm.fleet.rotation import make_rotation
+from infrastructure.llm.fleet.pool_load import PoolLoad
+from infrastructure.llm.fleet.rotation import RotationContext, make_rotation
 from infrastructure.llm.resilience.state import SharedState
 
 
@@ -28,7 +30,16 @@ class PollingPool(CandidateSet):
         state: SharedState,
         clock: Clock,
     ) -> None:
-        rotation = make_rotation(config.rotation_strategy, [m.instance.weight for m in members])
+        context = RotationContext(
+            config.name,
+            [m.instance.id for m in members],
+            clock,
+            config.waiting_weight,
+            config.load_factor,
+        )
+        rotation = make_rotation(
+            config.rotation_strategy, [m.instance.weight for m in members], context=context
+        )
         super().__init__(config.name, members, rotation, clock, counts_calls=True)
         self.config = config
         self.health = PoolHealth(
@@ -39,3 +50,27 @@ class PollingPool(CandidateSet):
             clock,
             on_change=rotation.set_healthy,
         )
+        self.load: PoolLoad | None = None
+        """The `/metrics` scrapes of a `least_loaded` pool (None for other rotations)."""
+        if isinstance(rotation, LeastLoaded):
+            self.load = PoolLoad(
+                config.name,
+                [m.instance for m in self.members],
+                config.metrics_interval,
+                min(config.health_check_timeout, config.metrics_interval),
+                state,
+                clock,
+                rotation.set_load,
+            )
+
+    def start_polling(self) -> None:
+        """Start the background health checks, and the metrics scrapes of a least_loaded pool."""
+        self.health.start()
+        if self.load is not None:
+            self.load.start()
+
+    def stop_polling(self) -> None:
+        """Stop what `start_polling` started and wait for its threads."""
+        self.health.stop()
+        if self.load is not None:
+            self.load.stop()

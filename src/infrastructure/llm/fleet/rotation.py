@@ -14,11 +14,13 @@ import random
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
+from infrastructure.llm.clock import Clock
 from infrastructure.llm.config.strategies import RotationStrategy
 
-__all__ = ["Rotation", "make_rotation"]
+__all__ = ["Rotation", "RotationContext", "make_rotation"]
 
 # How many least-busy candidates are gathered under the lock before the first one is yielded.
 _HEAD = 3
@@ -42,10 +44,11 @@ class Rotation(Protocol):
     def unbenched(self) -> tuple[int, ...]:
         """The members not benched, healthy or not, in index order."""
 
-    def candidates(self) -> Iterator[int]:
+    def candidates(self, key: str | None = None) -> Iterator[int]:
         """Lazily yield each healthy member at most once, most preferred first.
 
-        The first item costs O(1); no lock is held while the caller consumes the iterator.
+        `key` is the call's affinity key (see `affinity.py`); only `prefix_affinity` reads
+        it. The first item costs O(1); no lock is held while the caller consumes the iterator.
         """
 
     def started(self, index: int) -> None:
@@ -153,7 +156,7 @@ class _RoundRobin(_Rotation):
         super().__init__(size)
         self._cursor = itertools.count()
 
-    def candidates(self) -> Iterator[int]:
+    def candidates(self, key: str | None = None) -> Iterator[int]:
         members = self._members
         if not members:
             return iter(())
@@ -167,7 +170,7 @@ class _Random(_Rotation):
         super().__init__(size)
         self._rng = rng
 
-    def candidates(self) -> Iterator[int]:
+    def candidates(self, key: str | None = None) -> Iterator[int]:
         members = self._members
         if not members:
             return iter(())
@@ -209,7 +212,7 @@ class _Weighted(_Rotation):
     def _membership_changed(self, index: int, offered: bool) -> None:
         self._table = self._build_table()
 
-    def candidates(self) -> Iterator[int]:
+    def candidates(self, key: str | None = None) -> Iterator[int]:
         members, prob, alias = self._table
         if not members:
             return iter(())
@@ -261,7 +264,7 @@ class _LeastBusy(_Rotation):
             # Only a start empties the lowest bucket: the member moved up to the next count.
             self._min = new
 
-    def candidates(self) -> Iterator[int]:
+    def candidates(self, key: str | None = None) -> Iterator[int]:
         with self._lock:
             if not self._buckets:
                 return
@@ -284,10 +287,30 @@ class _LeastBusy(_Rotation):
         yield from rest
 
 
+@dataclass(frozen=True)
+class RotationContext:
+    """What the load-aware rotations need besides weights: the pool's name (for logs), its
+    members' instance ids (hashed by `prefix_affinity`), a clock (`least_loaded` ages its
+    readings by it) and the pool's tuning."""
+
+    pool: str
+    ids: Sequence[str]
+    clock: Clock
+    waiting_weight: float
+    load_factor: float
+
+
 def make_rotation(
-    strategy: RotationStrategy | str, weights: Sequence[float], *, rng: random.Random | None = None
+    strategy: RotationStrategy | str,
+    weights: Sequence[float],
+    *,
+    rng: random.Random | None = None,
+    context: RotationContext | None = None,
 ) -> Rotation:
-    """Build the `strategy` rotation over `len(weights)` members, all healthy at first."""
+    """Build the `strategy` rotation over `len(weights)` members, all healthy at first.
+
+    `least_loaded` and `prefix_affinity` need `context`.
+    """
     if not all(math.isfinite(w) and w > 0 for w in weights):
         raise ValueError(f"rotation weights must be finite and > 0, got {list(weights)}")
     try:
@@ -304,4 +327,14 @@ def make_rotation(
         return _Random(size, rng or random.Random())
     if strategy is RotationStrategy.LEAST_BUSY:
         return _LeastBusy(size)
-    return _Weighted(weights, rng or random.Random())
+    if strategy is RotationStrategy.WEIGHTED:
+        return _Weighted(weights, rng or random.Random())
+    if context is None or len(context.ids) != size:
+        raise ValueError(f"rotation {strategy.value!r} needs the pool's instance ids and clock")
+    # Imported here: these rotations build on the classes above.
+    from infrastructure.llm.fleet.least_loaded import LeastLoaded
+    from infrastructure.llm.fleet.prefix_affinity import PrefixAffinity
+
+    if strategy is RotationStrategy.LEAST_LOADED:
+        return LeastLoaded(size, rng or random.Random(), context)
+    return PrefixAffinity(context)

@@ -144,6 +144,7 @@ class TaskGroupManager:
                         async_transport=model.async_transport or "aiohttp",
                     ),
                     weight=endpoint.weight,
+                    metrics_url=endpoint.metrics_url,
                 )
                 for endpoint in model.instances()
             ]

@@ -1,4 +1,5 @@
-"""The records shared state keeps: breaker records and health verdicts, immutable values."""
+"""The records shared state keeps: breaker records, health verdicts and load readings,
+immutable values."""
 
 from __future__ import annotations
 
@@ -37,3 +38,18 @@ class HealthRecord:
     healthy: bool
     consecutive_failures: int
     since: float
+
+
+@dataclass(frozen=True, slots=True)
+class LoadRecord:
+    """One reading of an instance's load from its `/metrics`: requests running and waiting,
+    KV-cache use and prefix-cache hit rate (0..1, None if not reported), which scrape took it
+    (`serial`, so a reading read again is told from a new one) and until when it counts (in
+    the caller's clock)."""
+
+    running: float
+    waiting: float
+    kv_cache_usage: float | None = None
+    prefix_cache_hit_rate: float | None = None
+    serial: int = 0
+    fresh_until: float = 0.0

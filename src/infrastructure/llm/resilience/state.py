@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Protocol, TypeVar
 
 from infrastructure.llm.resilience.admission import (
@@ -43,6 +44,7 @@ from infrastructure.llm.resilience.records import (
     BreakerRecord,
     CircuitState,
     HealthRecord,
+    LoadRecord,
 )
 
 __all__ = [
@@ -51,6 +53,7 @@ __all__ = [
     "CircuitState",
     "HealthRecord",
     "InMemoryState",
+    "LoadRecord",
     "SharedState",
     "Transition",
 ]
@@ -141,8 +144,17 @@ class SharedState(Protocol):
         ...
 
     def claim_probe(self, key: str, interval: float, now: float) -> bool:
-        """True when this caller should health-probe instance `key` now: across replicas, one
-        caller a key per `interval` seconds is told to."""
+        """True when this caller should probe `key` now (health-check an instance, or scrape
+        its metrics): across replicas, one caller a key per `interval` seconds is told to."""
+        ...
+
+    def publish_load(self, key: str, record: LoadRecord, ttl: float, now: float) -> None:
+        """Share one load reading of instance `key`; it counts for `ttl` seconds."""
+        ...
+
+    def loads(self, keys: Sequence[str], now: float) -> list[LoadRecord | None]:
+        """The load reading of each of `keys` still counting (None: none), `fresh_until` set
+        in the caller's clock."""
         ...
 
     def status(self) -> str:
@@ -167,6 +179,7 @@ class InMemoryState:
         self._breakers: dict[str, BreakerRecord] = {}
         self._cooldowns: dict[str, float] = {}
         self._health: dict[str, HealthRecord] = {}
+        self._loads: dict[str, LoadRecord] = {}
 
     # -- the hot path ------------------------------------------------------------------------
 
@@ -286,7 +299,14 @@ class InMemoryState:
 
     def reset(self, prefix: str | None = None) -> None:
         with self._lock:
-            tables = (self._in_flight, self._windows, self._breakers, self._cooldowns, self._health)
+            tables = (
+                self._in_flight,
+                self._windows,
+                self._breakers,
+                self._cooldowns,
+                self._health,
+                self._loads,
+            )
             for table in tables:
                 if prefix is None:
                     table.clear()
@@ -296,6 +316,13 @@ class InMemoryState:
 
     def claim_probe(self, key: str, interval: float, now: float) -> bool:
         return True  # one process: its own schedule already spaces the probes
+
+    def publish_load(self, key: str, record: LoadRecord, ttl: float, now: float) -> None:
+        self._loads[key] = replace(record, fresh_until=now + ttl)
+
+    def loads(self, keys: Sequence[str], now: float) -> list[LoadRecord | None]:
+        found = map(self._loads.get, keys)
+        return [r if r is not None and r.fresh_until > now else None for r in found]
 
     def status(self) -> str:
         return "memory"

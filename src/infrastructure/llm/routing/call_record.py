@@ -20,6 +20,7 @@ class CallRecord:
     """
 
     __slots__ = (
+        "affinity",
         "attempts",
         "busy",
         "deadline",
@@ -36,10 +37,18 @@ class CallRecord:
         "wrapper",
     )
 
-    def __init__(self, deadline: Deadline, busy: set[str] | None = None, wrapper: str = "") -> None:
+    def __init__(
+        self,
+        deadline: Deadline,
+        busy: set[str] | None = None,
+        wrapper: str = "",
+        affinity: str | None = None,
+    ) -> None:
         self.deadline = deadline
         self.wrapper = wrapper
         """The name of the wrapper the call went through, for log lines."""
+        self.affinity = affinity
+        """The call's affinity key: a session id or a prompt prefix's hash (`affinity.py`)."""
         self.attempts = 0
         self.retries = 0
         self.fallbacks = 0
@@ -70,7 +79,7 @@ class CallRecord:
 
     def lane(self) -> CallRecord:
         """A record for one hedge lane: same deadline and busy set, its own counts."""
-        return CallRecord(self.deadline, self.busy, self.wrapper)
+        return CallRecord(self.deadline, self.busy, self.wrapper, self.affinity)
 
     def absorb(self, lane: CallRecord) -> None:
         """Add a finished lane's counts to this record."""

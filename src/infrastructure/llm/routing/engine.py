@@ -139,7 +139,7 @@ def _walk(stage: Stage, call: CallRecord, streaming: bool) -> Steps[Served[Any]]
     attempts = 0
     # The call's own walk through the rotation: retries go on where the first pick left it,
     # so the rotation moves one step per call, whatever its retries.
-    offered = candidates.order(tried, None)
+    offered = candidates.order(tried, None, call.affinity)
     found = yield from _scan(candidates, call, offered)
     if type(found) is not tuple:
         found = yield from _wait_for_room(candidates, call, tried, None, streaming, found)
@@ -264,7 +264,7 @@ def acquire(
     by the deadline), or leave at once if the target spills over. Raises CircuitOpenError
     when no member can take the call, NoCapacityError when no room came in time.
     """
-    found = yield from _scan(candidates, call, candidates.order(tried, prefer))
+    found = yield from _scan(candidates, call, candidates.order(tried, prefer, call.affinity))
     if type(found) is tuple:
         return found
     return (yield from _wait_for_room(candidates, call, tried, prefer, streaming, found))
@@ -294,7 +294,7 @@ def _wait_for_room(
             until = now + call.deadline.cap(waiting.echelon.timeout(streaming))
             wait = CapacityWait(waiting.echelon.limits, now, until)  # type: ignore[arg-type]
         yield Pause(wait.pause(now, found.rate_wait))
-        answer = yield from _scan(candidates, call, candidates.order(tried, prefer))
+        answer = yield from _scan(candidates, call, candidates.order(tried, prefer, call.affinity))
         if type(answer) is tuple:
             return answer
         found = answer

@@ -86,10 +86,12 @@ class CallRouter:
         self.history = FallbackHistory()
         self.stats = CallStats()
 
-    def start(self) -> CallRecord:
-        """A fresh record for one call, its deadline starting now."""
+    def start(self, affinity: str | None = None) -> CallRecord:
+        """A fresh record for one call, its deadline starting now; `affinity` is the call's
+        affinity key (`prefix_affinity` pools place calls by it)."""
         self.stats.started()
-        return CallRecord(Deadline(self.clock, self.plan.deadline), wrapper=self.name)
+        deadline = Deadline(self.clock, self.plan.deadline)
+        return CallRecord(deadline, wrapper=self.name, affinity=affinity)
 
     def serve(
         self,

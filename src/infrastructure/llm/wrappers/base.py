@@ -14,7 +14,11 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from functools import cached_property
 from typing import Any, ClassVar, TypeVar
 
-from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForLLMRun,
+    BaseRunManager,
+    CallbackManagerForLLMRun,
+)
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.base import LangSmithParams
 from langchain_core.messages import AIMessage, BaseMessage
@@ -104,6 +108,12 @@ class BaseLLMWrapper(BaseChatModel, ABC):
     @abstractmethod
     def routed_instances(self) -> list[Instance]:
         """Every instance a call through this wrapper may reach."""
+
+    def _affinity(
+        self, messages: list[BaseMessage], run_manager: BaseRunManager | None
+    ) -> str | None:
+        """The call's affinity key, for wrappers whose routing places calls by one."""
+        return None
 
     # -- LangChain surface --------------------------------------------------------------------
 
@@ -227,7 +237,7 @@ class BaseLLMWrapper(BaseChatModel, ABC):
             found = cache.look_up(key)
             if type(found) is Hit:
                 return self._cached_result(found, started)
-        record = router.start()
+        record = router.start(self._affinity(messages, run_manager))
         served: Served[ChatResult] | None
         try:
             served = router.serve(record, attempt, False, _keep)
@@ -262,7 +272,7 @@ class BaseLLMWrapper(BaseChatModel, ABC):
             found = await cache.alook_up(key)
             if type(found) is Hit:
                 return self._cached_result(found, started)
-        record = router.start()
+        record = router.start(self._affinity(messages, run_manager))
         served: Served[ChatResult] | None
         try:
             served = await router.aserve(record, attempt, False, _akeep)
@@ -325,7 +335,7 @@ class BaseLLMWrapper(BaseChatModel, ABC):
             if type(found) is Hit:
                 yield from self._replay(found, started)
                 return
-        record = router.start()
+        record = router.start(self._affinity(messages, run_manager))
         served: Served[Opened] | None
         try:
             served = router.serve(record, attempt, True, self._drop_stream)
@@ -389,7 +399,7 @@ class BaseLLMWrapper(BaseChatModel, ABC):
                 for chunk in self._replay(found, started):
                     yield chunk
                 return
-        record = router.start()
+        record = router.start(self._affinity(messages, run_manager))
         served: Served[AsyncOpened] | None
         try:
             served = await router.aserve(record, attempt, True, self._adrop_stream)

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+from langchain_core.callbacks import BaseRunManager
+from langchain_core.language_models import LanguageModelInput
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.runnables import RunnableConfig
 from langchain_core.utils import from_env
 from pydantic import Field, PrivateAttr, model_validator
 from typing_extensions import Self
 
 from infrastructure.llm.config.schema import CacheConfig
-from infrastructure.llm.config.strategies import PoolFallbackStrategy
+from infrastructure.llm.config.strategies import PoolFallbackStrategy, RotationStrategy
 from infrastructure.llm.errors import LLMWrapperError
+from infrastructure.llm.fleet.affinity import affinity_key, with_session_metadata
 from infrastructure.llm.fleet.health_probe import DEFAULT_PROBE_TIMEOUT
 from infrastructure.llm.fleet.instance import Instance
 from infrastructure.llm.fleet.polling_pool_manager import PollingPoolManager
@@ -106,12 +112,71 @@ class PollingPoolWrapper(BaseLLMWrapper):
     def routed_instances(self) -> list[Instance]:
         return [m.instance for m in self._pool.members]
 
+    # -- prefix_affinity: the call's key --------------------------------------------------------
+
+    @property
+    def _places_by_affinity(self) -> bool:
+        return self._pool.config.rotation_strategy is RotationStrategy.PREFIX_AFFINITY
+
+    def _affinity(
+        self, messages: list[BaseMessage], run_manager: BaseRunManager | None
+    ) -> str | None:
+        if not self._places_by_affinity:
+            return None
+        metadata = run_manager.metadata if run_manager is not None else None
+        return affinity_key(messages, metadata, self._pool.config.affinity_prefix_chars)
+
+    def _session_config(self, config: RunnableConfig | None) -> RunnableConfig | None:
+        """`config` with a session id given in `configurable` copied into its metadata, where
+        the run (and so `_affinity`) sees it."""
+        return with_session_metadata(config) if self._places_by_affinity else config
+
+    def invoke(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AIMessage:
+        return super().invoke(input, self._session_config(config), stop=stop, **kwargs)
+
+    async def ainvoke(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AIMessage:
+        return await super().ainvoke(input, self._session_config(config), stop=stop, **kwargs)
+
+    def stream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Iterator[AIMessageChunk]:
+        return super().stream(input, self._session_config(config), stop=stop, **kwargs)
+
+    def astream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[AIMessageChunk]:
+        return super().astream(input, self._session_config(config), stop=stop, **kwargs)
+
     def start_health_checks(self) -> None:
         """Check this pool's instances in the background every `health_check_interval`."""
-        self._pool.health.start()
+        self._pool.start_polling()
 
     def stop_health_checks(self) -> None:
-        self._pool.health.stop()
+        self._pool.stop_polling()
 
     def health_check(self, timeout: float = DEFAULT_PROBE_TIMEOUT) -> dict[str, Any]:
         """Run one round of the pool's health checks now and report the pool's health.

@@ -31,6 +31,7 @@ def test_every_kind_of_record_has_its_own_namespace() -> None:
     assert KEYS.rpm("limits:g.e1") == "app:rpm:limits:g.e1"
     assert KEYS.health("pool:p:i0") == "app:health:pool:p:i0"
     assert KEYS.probe("pool:p:i0") == "app:probe:pool:p:i0"
+    assert KEYS.load("p:i0") == "app:load:p:i0"
 
 
 def test_parse_reads_back_kind_and_record_key() -> None:
@@ -39,14 +40,12 @@ def test_parse_reads_back_kind_and_record_key() -> None:
     assert KEYS.parse("else:breaker:x") is None
 
 
+KINDS = ("breaker", "cooldown", "slots", "rpm", "health", "probe", "load")
+
+
 def test_scan_patterns_match_only_under_the_prefix() -> None:
-    assert KeySchema("a*[b]:").patterns() == [
-        rf"a\*\[b\]:{kind}:*" for kind in ("breaker", "cooldown", "slots", "rpm", "health", "probe")
-    ]
-    assert KEYS.patterns("breaker:?") == [
-        rf"app:{kind}:breaker:\?*"
-        for kind in ("breaker", "cooldown", "slots", "rpm", "health", "probe")
-    ]
+    assert KeySchema("a*[b]:").patterns() == [rf"a\*\[b\]:{kind}:*" for kind in KINDS]
+    assert KEYS.patterns("breaker:?") == [rf"app:{kind}:breaker:\?*" for kind in KINDS]
     assert glob_escape("x\\y") == "x\\\\y"
 
 

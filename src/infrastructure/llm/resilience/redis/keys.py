@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-KINDS = ("breaker", "cooldown", "slots", "rpm", "health", "probe")
+KINDS = ("breaker", "cooldown", "slots", "rpm", "health", "probe", "load")
 """The kinds of record, each in its own namespace under the prefix."""
 
 _GLOB = re.compile(r"([*?\[\]\\])")
@@ -18,7 +18,7 @@ def glob_escape(text: str) -> str:
 class KeySchema:
     """The Redis key of every record of one state, all under `prefix`."""
 
-    __slots__ = ("_breaker", "_cooldown", "_health", "_probe", "_rpm", "_slots", "prefix")
+    __slots__ = ("_breaker", "_cooldown", "_health", "_load", "_probe", "_rpm", "_slots", "prefix")
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
@@ -28,6 +28,7 @@ class KeySchema:
         self._rpm = f"{prefix}rpm:"
         self._health = f"{prefix}health:"
         self._probe = f"{prefix}probe:"
+        self._load = f"{prefix}load:"
 
     def breaker(self, key: str) -> str:
         return self._breaker + key
@@ -46,6 +47,9 @@ class KeySchema:
 
     def probe(self, key: str) -> str:
         return self._probe + key
+
+    def load(self, key: str) -> str:
+        return self._load + key
 
     def patterns(self, record_prefix: str | None = None) -> list[str]:
         """SCAN MATCH patterns for every record whose key starts with `record_prefix` (every

@@ -16,14 +16,19 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from infrastructure.llm.clock import Clock, MonotonicClock
 from infrastructure.llm.redaction import public_url
 from infrastructure.llm.resilience.admission import Gate, Refusal, Ticket, Verdict
-from infrastructure.llm.resilience.records import CLOSED_RECORD, BreakerRecord, HealthRecord
-from infrastructure.llm.resilience.redis import operations
+from infrastructure.llm.resilience.records import (
+    CLOSED_RECORD,
+    BreakerRecord,
+    HealthRecord,
+    LoadRecord,
+)
+from infrastructure.llm.resilience.redis import load_readings, operations
 from infrastructure.llm.resilience.redis.connection import (
     REDIS_ERRORS,
     LoopClients,
@@ -333,6 +338,23 @@ class RedisState:
             except REDIS_ERRORS as exc:
                 self._outage.lost(exc)
         return True
+
+    def publish_load(self, key: str, record: LoadRecord, ttl: float, now: float) -> None:
+        if self._outage.shared:
+            try:
+                load_readings.publish(self._client, self._keys.load(key), record, ttl)
+                return
+            except REDIS_ERRORS as exc:
+                self._outage.lost(exc)
+        self._local.publish_load(key, record, ttl, now)
+
+    def loads(self, keys: Sequence[str], now: float) -> list[LoadRecord | None]:
+        if self._outage.shared:
+            try:
+                return load_readings.read(self._client, [self._keys.load(k) for k in keys], now)
+            except REDIS_ERRORS as exc:
+                self._outage.lost(exc)
+        return self._local.loads(keys, now)
 
     def reset(self, prefix: str | None = None) -> None:
         """Forget the records whose key starts with `prefix` (all when None), here and in
