@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from tenacity import RetryCallState, wait_exponential
 
 from infrastructure.llm.clock import FakeClock
 from infrastructure.llm.config.schema import BackoffConfig
@@ -129,3 +130,17 @@ def test_a_server_retry_after_longer_than_the_backoff_wins(tmp_path: Path) -> No
     served = drive(route(plan, call, False), InMemoryState(), clock, attempt)
     assert served.value == "answer"
     assert clock.sleeps == [7]  # the server's 7 s, not the backoff's 1 s
+
+
+def test_seed_000s_literal_tenacity_waits_are_reproduced_for_its_three_attempts() -> None:
+    """docs/porting.md: `wait_exponential(multiplier=1, min=2, max=10)` waits 2, 2, 4, 8, 10
+    s; seed 000's 3 attempts use the first two, which initial 2, maximum 2, multiplier 1 gives."""
+    tenacity_wait = wait_exponential(multiplier=1, min=2, max=10)
+    seeds = []
+    for attempts in range(1, 6):
+        state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+        state.attempt_number = attempts
+        seeds.append(tenacity_wait(state))
+    assert seeds == [2, 2, 4, 8, 10]
+    exact = {"initial": 2, "maximum": 2, "multiplier": 1, "jitter": 0}
+    assert delays(exact, 2) == seeds[:2]
