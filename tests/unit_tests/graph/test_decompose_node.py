@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import HumanMessage
 
+from infrastructure.graph.decomposition.structured import SubQuestions, usable
 from infrastructure.graph.nodes.decompose_node import DecomposeNode
 from infrastructure.graph.workflow import WorkflowConfigError, build_workflow
 from infrastructure.llm.errors import LLMWrapperError
@@ -101,3 +102,15 @@ def test_a_state_without_a_user_message_is_an_error(
 ) -> None:
     with pytest.raises(LLMWrapperError, match="node 'parts': the state has no user message"):
         node(factory).invoke({"messages": []})
+
+
+def test_model_output_is_used_only_when_it_holds_sub_questions() -> None:
+    parts = SubQuestions(sub_questions=[" What is A? ", "", "What is B?", "What is A?"])
+    assert usable(parts) == ["What is A?", "What is B?"]
+    assert usable({"sub_questions": ["What is A?"]}) == ["What is A?"]
+    with pytest.raises(ValueError, match="no sub-question that is not blank"):
+        usable(SubQuestions(sub_questions=["  "]))
+    with pytest.raises(ValueError, match="expected SubQuestions, got str"):
+        usable("What is A?")
+    with pytest.raises(ValueError):
+        usable({"sub_questions": []})
