@@ -86,7 +86,8 @@ def test_create_task_group_wrapper_as_the_seed_shows(factory: LLMWrapperFactory)
         config={"target": "g.echelon1", "fallback_groups": ["g.echelon3"]},
     )
     assert factory.get_wrapper("fast_wrapper") is wrapper
-    assert [t.name for t in wrapper.plan.targets] == ["g.echelon1", "g.echelon2", "g.echelon3"]
+    # The list replaces the group's order: echelon2, not listed, is not tried.
+    assert [t.name for t in wrapper.plan.targets] == ["g.echelon1", "g.echelon3"]
     assert wrapper.invoke("hi").response_metadata["routing"]["wrapper"] == "fast_wrapper"
 
 

@@ -47,21 +47,32 @@ class EnhancedFallbackManager:
         `provider_failover`: like `echelon_down`, but each echelon is tried one provider at a
         time (its first model's provider first), so another provider's models take over
         only when a provider's instances are spent.
-        Explicit arguments override the group's `fallback_config`.
+        Explicit arguments override the group's `fallback_config`. An explicit
+        `fallback_groups` replaces the whole order after the target's echelon: the group's
+        lower echelons are tried only where it lists them.
         """
         manager = self.task_group_manager
         group_name, echelon = manager.split_target(target)
         fallback = manager.group_config(group_name).fallback_config
         chosen = _strategy(target, strategy or fallback.strategy)
         first = echelon or 1
+        explicit = fallback_groups is not None
         chain: list[Target]
-        if chosen is FallbackStrategy.ECHELON_DOWN:
-            chain = [t for t in manager.targets_of(group_name) if t.echelon.number >= first]
-        elif chosen is FallbackStrategy.TASK_GROUP_SWITCH:
+        if chosen is FallbackStrategy.TASK_GROUP_SWITCH:
             chain = [manager.target(group_name, first)]
         else:
-            chain = [t for t in manager.provider_targets(group_name) if t.echelon.number >= first]
-        for name in fallback.fallback_groups if fallback_groups is None else fallback_groups:
+            walk = (
+                manager.targets_of(group_name)
+                if chosen is FallbackStrategy.ECHELON_DOWN
+                else manager.provider_targets(group_name)
+            )
+            below = not explicit  # an explicit list says itself which lower echelons to try
+            chain = [
+                t
+                for t in walk
+                if t.echelon.number == first or (below and t.echelon.number > first)
+            ]
+        for name in fallback_groups if fallback_groups is not None else fallback.fallback_groups:
             chain.extend(manager.resolve(name))
         unique = tuple({t.name: t for t in chain}.values())[: max_attempts or fallback.max_attempts]
         budget = deadline or fallback.deadline or 2 * max(t.config.timeout for t in unique)

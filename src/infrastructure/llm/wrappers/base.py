@@ -67,7 +67,8 @@ def _request_kwargs(member: Member, timeout: float, kwargs: dict[str, Any]) -> d
     return merged
 
 
-def _health_report(results: list[ProbeResult]) -> dict[str, Any]:
+def health_report(results: list[ProbeResult]) -> dict[str, Any]:
+    """What `health_check()` returns: the probes' results, healthy when one answered."""
     healthy = sum(1 for r in results if r.healthy)
     return {
         "healthy": healthy > 0,
@@ -194,12 +195,12 @@ class BaseLLMWrapper(BaseChatModel, ABC):
 
     def health_check(self, timeout: float = DEFAULT_PROBE_TIMEOUT) -> dict[str, Any]:
         """Probe every reachable instance now; healthy when at least one answers."""
-        return _health_report([probe(i, timeout) for i in self.routed_instances()])
+        return health_report([probe(i, timeout) for i in self.routed_instances()])
 
     async def ahealth_check(self, timeout: float = DEFAULT_PROBE_TIMEOUT) -> dict[str, Any]:
         """Async twin of `health_check`; probes run concurrently."""
         probes = [aprobe(i, timeout) for i in self.routed_instances()]
-        return _health_report(list(await asyncio.gather(*probes)))
+        return health_report(list(await asyncio.gather(*probes)))
 
     # -- hedge losers -------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from infrastructure.llm.config.schema import CacheConfig
 from infrastructure.llm.config.strategies import PoolFallbackStrategy, RotationStrategy
 from infrastructure.llm.errors import LLMWrapperError
 from infrastructure.llm.fleet.affinity import affinity_key, with_session_metadata
-from infrastructure.llm.fleet.health_probe import DEFAULT_PROBE_TIMEOUT
+from infrastructure.llm.fleet.health_probe import DEFAULT_PROBE_TIMEOUT, ProbeResult
 from infrastructure.llm.fleet.instance import Instance
 from infrastructure.llm.fleet.polling_pool_manager import PollingPoolManager
 from infrastructure.llm.fleet.pool import PollingPool
@@ -28,7 +28,7 @@ from infrastructure.llm.routing.engine import Served
 from infrastructure.llm.routing.hedging import Hedger
 from infrastructure.llm.routing.plan import FallbackPlan
 from infrastructure.llm.routing.router import CallRouter
-from infrastructure.llm.wrappers.base import BaseLLMWrapper
+from infrastructure.llm.wrappers.base import BaseLLMWrapper, health_report
 from infrastructure.llm.wrappers.offline import offline_model
 from infrastructure.llm.wrappers.task_group import CONFIG_DIR_ENV, DEFAULT_CONFIG_DIR
 
@@ -179,26 +179,34 @@ class PollingPoolWrapper(BaseLLMWrapper):
         self._pool.stop_polling()
 
     def health_check(self, timeout: float = DEFAULT_PROBE_TIMEOUT) -> dict[str, Any]:
-        """Run one round of the pool's health checks now and report the pool's health.
+        """Run one round of the pool's health checks now and report what its probes found.
 
-        `timeout` is unused: probes use the pool's `health_check_timeout`.
+        Each instance's `in_rotation` says whether calls go to it: an instance leaves the
+        rotation only after `failure_threshold` failed rounds. `timeout` is unused: probes use
+        the pool's `health_check_timeout`.
         """
-        self._pool.health.check_now()
-        return self._health_report()
+        return self._health_report(self._pool.health.check_now())
 
     async def ahealth_check(self, timeout: float = DEFAULT_PROBE_TIMEOUT) -> dict[str, Any]:
         """Async twin of `health_check`."""
-        await self._pool.health.acheck_now()
-        return self._health_report()
+        return self._health_report(await self._pool.health.acheck_now())
 
-    def _health_report(self) -> dict[str, Any]:
-        healthy = self._pool.health.healthy_count
-        return {
-            "healthy": healthy > 0,
-            "healthy_instances": healthy,
-            "total_instances": len(self._pool.members),
-            "instances": self._pool.health.snapshot(),
-        }
+    def _health_report(self, probed: list[ProbeResult]) -> dict[str, Any]:
+        """This round's probe results; an instance not probed now (in-process, or unhealthy
+        and waiting out `recovery_time`) keeps its last verdict."""
+        found = {result.instance: result for result in probed}
+        verdicts = self._pool.health.snapshot()
+        results = [
+            found.get(name)
+            or ProbeResult(
+                name, v["healthy"], None if v["healthy"] else "unhealthy since last probe"
+            )
+            for name, v in verdicts.items()
+        ]
+        report = health_report(results)
+        for name, entry in report["instances"].items():
+            entry["in_rotation"] = verdicts[name]["healthy"]
+        return report
 
     def get_stats(self) -> dict[str, Any]:
         stats = super().get_stats()

@@ -28,7 +28,9 @@ class TaskGroupWrapper(BaseLLMWrapper):
     Build it from a `TaskGroupManager` (what `LLMWrapperFactory` does) or from `config_dir`
     (default: `$LLM_WRAPPERS_CONFIG_DIR`, else `configs/llms`).
     `fallback_groups`, `strategy`, `max_attempts` and `deadline` override the group's
-    `fallback_config` for this wrapper only, and `cache_config` the group's `cache:`.
+    `fallback_config` for this wrapper only, and `cache_config` the group's `cache:`. A
+    `fallback_groups` list replaces the group's fallback order: the target's echelon, then
+    exactly the listed targets.
     """
 
     wrapper_type: ClassVar[str] = "task_group"
