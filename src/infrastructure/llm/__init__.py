@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from infrastructure.graph.error_handler import ErrorHandler
     from infrastructure.llm.config import (
+        BackoffConfig,
         CircuitBreakerConfig,
         EchelonConfig,
         FallbackConfig,
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 # `__all__` below say the same for type checkers (a unit test keeps the three in step).
 _EXPORTS: dict[str, str] = {
     "AllTargetsFailedError": "infrastructure.llm.errors",
+    "BackoffConfig": "infrastructure.llm.config",
     "BaseLLMWrapper": "infrastructure.llm.wrappers.base",
     "CircuitBreakerConfig": "infrastructure.llm.config",
     "CircuitOpenError": "infrastructure.llm.errors",
@@ -76,6 +78,7 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "AllTargetsFailedError",
+    "BackoffConfig",
     "BaseLLMWrapper",
     "CircuitBreakerConfig",
     "CircuitOpenError",

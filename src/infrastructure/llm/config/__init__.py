@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from infrastructure.llm.config.loader import load_config_dir, load_config_files
 from infrastructure.llm.config.schema import (
+    BackoffConfig,
     CircuitBreakerConfig,
     EchelonConfig,
     EndpointConfig,
@@ -20,6 +21,7 @@ from infrastructure.llm.config.schema import (
 from infrastructure.llm.config.targets import FallbackTarget
 
 __all__ = [
+    "BackoffConfig",
     "CircuitBreakerConfig",
     "EchelonConfig",
     "EndpointConfig",
