@@ -7,15 +7,17 @@ contender meets fresh instances (a new simulator process, cold caches) and the s
 workload, streamed through the pool (`astream`), so the time to first token (TTFT) is the
 first content chunk's arrival, as the caller sees it:
 
-(a) multi-turn sessions: 16 apps, each with its own long system prompt (1,200 tokens); 48
-    sessions of 6 turns, each turn resending the whole conversation. An instance's prefix
-    cache holds about four apps' system prompts, so a rotation that keeps an app on the
-    same instances skips most prefills. Goal: prefix_affinity's mean TTFT <= 0.6x round
-    robin's.
-(b) skewed load: two of the eight instances are 5x slower (prefill and decode); independent
-    calls with unique 200-token prompts arrive as a Poisson stream at 40 a second for 8 s.
-    Round robin's share overloads the slow two, whose queues grow. Goal: least_loaded's p99
-    latency <= 0.7x round robin's.
+(a) multi-turn sessions: 16 apps, each with its own long system prompt (1,200 tokens); 24
+    sessions of 6 turns (two apps' worth of sessions for each instance's 4 slots, so the
+    fleet is busy but not saturated), each turn resending the whole conversation. An
+    instance's prefix cache (320 blocks of 16 tokens) holds about four apps' system prompts,
+    so a rotation that keeps an app on the same instances skips most prefills. Goal:
+    prefix_affinity's mean TTFT <= 0.6x round robin's.
+(b) skewed load: two of the eight instances are 5x slower (prefill and decode), and every
+    instance runs 2 requests at once; independent calls with unique 200-token prompts
+    arrive as a Poisson stream at 32 a second for 10 s. Round robin's share (4 a second)
+    overloads the slow two (about 2.6 a second each), whose queues grow. Goal:
+    least_loaded's p99 latency <= 0.7x round robin's.
 
 Neither may be worse than round robin on the other workload by more than 5% (same figure).
 Printed per contender: mean and p99 TTFT, mean and p99 latency (whole answer), throughput
@@ -25,7 +27,7 @@ run N times, in a rotated order each time; the tables show the median over the r
 goals list every run's ratio (the spread). `--chart PATH` draws the TTFT CDFs of (a) and the
 latency CDFs of (b), all runs' calls pooled.
 
-    python bench/fleet.py [--repeat 1] [--only a|b] [--contenders round_robin,...]
+    python bench/fleet.py [--repeat 2] [--only a|b] [--contenders round_robin,...]
                           [--metrics-interval 0.5] [--chart PATH]
 """
 
@@ -70,8 +72,8 @@ DECODE_MS_PER_TOKEN = 25.0
 # (a) multi-turn sessions with long shared system prompts
 APPS = 16
 SYSTEM_TOKENS = 1200
-SESSIONS = 32
-TURNS = 5
+SESSIONS = 24
+TURNS = 6
 QUESTION_TOKENS = 24
 SESSION_STAGGER = 0.05  # seconds between session starts
 
@@ -79,7 +81,7 @@ SESSION_STAGGER = 0.05  # seconds between session starts
 SLOW = (2, 5)  # instances 5x slower
 SLOWDOWN = 5.0
 SKEWED_SEQS = 2
-RATE = 24.0  # calls a second
+RATE = 32.0  # calls a second
 DURATION = 10.0  # seconds of arrivals
 PROMPT_TOKENS = 200
 
@@ -379,22 +381,22 @@ def print_goals(results: dict[str, dict[str, list[Run]]]) -> None:
 def chart_panels(results: dict[str, dict[str, list[Run]]]) -> list[charts.Panel]:
     """TTFT CDFs of (a), latency CDFs of (b), every run's calls pooled, in ms."""
     panels: list[charts.Panel] = []
-    for key, figure, title in (
-        ("a", "ttft", "(a) sessions: time to first token"),
-        ("b", "latency", "(b) skewed load: latency"),
+    for key, figure, title, xlabel in (
+        ("a", "ttft", "(a) sessions: time to first token", "time to first token, ms"),
+        ("b", "latency", "(b) skewed load: latency", "latency (whole answer), ms"),
     ):
         if key in results:
             series = {
                 contender: [getattr(c, figure) * 1000 for run in repeats for c in run.done]
                 for contender, repeats in results[key].items()
             }
-            panels.append(charts.CdfPanel(title, series, xlabel=f"{figure}, ms"))
+            panels.append(charts.CdfPanel(title, series, xlabel=xlabel))
     return panels
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=1, help="runs of every contender")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of every contender")
     parser.add_argument("--only", choices=sorted(WORKLOADS), help="one workload")
     parser.add_argument(
         "--contenders", default=",".join(CONTENDERS), help="comma-separated rotation names"
