@@ -3,30 +3,18 @@ build lacks, and the simulator flags of the skewed workload (parsed by the simul
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from infrastructure.llm.sim.cli import _parser, _vllm_configs
 
 BENCH = Path(__file__).resolve().parents[3] / "bench"
+sys.path.insert(0, str(BENCH))  # bench/ is a folder of scripts, not a package
 
-
-def _load_fleet() -> ModuleType:
-    """bench/ is a folder of scripts, not a package: load fleet.py from its file."""
-    spec = importlib.util.spec_from_file_location("bench_fleet", BENCH / "fleet.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while defining
-    spec.loader.exec_module(module)
-    return module
-
-
-fleet = _load_fleet()
+import fleet  # noqa: E402
 
 
 def call(ttft: float, latency: float, started: float = 0.0, cached: int = 0) -> object:
