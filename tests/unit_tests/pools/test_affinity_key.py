@@ -4,27 +4,29 @@ from __future__ import annotations
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-from infrastructure.llm.fleet.affinity import (
-    affinity_key,
-    prompt_prefix,
-    session_id,
-    with_session_metadata,
-)
+from infrastructure.llm.fleet.affinity import affinity_key, prompt_prefix, session_id
 
 SYSTEM = SystemMessage("You are terse.")
 
 
-def test_session_id_comes_before_thread_id_and_the_prompt() -> None:
-    messages = [HumanMessage("hi")]
-    assert affinity_key(messages, {"session_id": "s1", "thread_id": "t1"}, 100) == "session:s1"
-    assert affinity_key(messages, {"thread_id": 42}, 100) == "session:42"
-    assert affinity_key(messages, {"session_id": ""}, 100).startswith("prefix:")
+def test_a_session_id_makes_the_key() -> None:
+    assert affinity_key([HumanMessage("hi")], "s1", 100) == "session:s1"
+    assert affinity_key([HumanMessage("hi")], None, 100).startswith("prefix:")
+
+
+def test_session_id_comes_before_thread_id_and_metadata_before_configurable() -> None:
+    assert session_id({"metadata": {"session_id": "s", "thread_id": "t"}}) == "s"
+    assert session_id({"configurable": {"thread_id": 42}}) == "42"
+    assert session_id({"metadata": {"session_id": "m"}, "configurable": {"session_id": "c"}}) == "m"
+    assert session_id({"metadata": {"thread_id": "t"}, "configurable": {"session_id": "c"}}) == "c"
+    assert session_id({"metadata": {"session_id": ""}, "tags": ["x"]}) is None
+    assert session_id(None) is None
 
 
 def test_every_turn_of_one_conversation_has_the_same_key() -> None:
     first = [SYSTEM, HumanMessage("Plan a trip to Lisbon.")]
     later = [*first, AIMessage("Day 1: ..."), HumanMessage("Make it cheaper.")]
-    assert affinity_key(first, None, 2048) == affinity_key(later, {}, 2048)
+    assert affinity_key(first, None, 2048) == affinity_key(later, None, 2048)
 
 
 def test_different_first_questions_have_different_keys() -> None:
@@ -45,21 +47,3 @@ def test_only_the_leading_characters_count() -> None:
 def test_text_blocks_of_list_content_are_read() -> None:
     blocks = [HumanMessage(content=[{"type": "text", "text": "look"}, "here"])]
     assert "look\nhere" in prompt_prefix(blocks, 100)
-
-
-def test_configurable_session_is_copied_into_metadata() -> None:
-    config = {"configurable": {"thread_id": "t9"}, "metadata": {"user": "u"}}
-    moved = with_session_metadata(config)  # type: ignore[arg-type]
-    assert moved["metadata"] == {"user": "u", "thread_id": "t9"}  # type: ignore[index]
-    assert config["metadata"] == {"user": "u"}  # the caller's config is not changed
-
-
-def test_metadata_session_of_higher_or_equal_precedence_is_kept() -> None:
-    config = {"configurable": {"thread_id": "t"}, "metadata": {"session_id": "s"}}
-    assert with_session_metadata(config) is config  # type: ignore[arg-type]
-    config = {"configurable": {"session_id": "s"}, "metadata": {"thread_id": "t"}}
-    moved = with_session_metadata(config)  # type: ignore[arg-type]
-    assert session_id(moved["metadata"]) == "s"  # type: ignore[index]
-    assert with_session_metadata(None) is None
-    plain = {"tags": ["x"]}
-    assert with_session_metadata(plain) is plain  # type: ignore[arg-type]

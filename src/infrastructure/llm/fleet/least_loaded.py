@@ -51,6 +51,11 @@ class LeastLoaded(_LeastBusy):
                 self._since[index] = 0
             self._loads[index] = record
 
+    def reading(self, index: int) -> LoadRecord | None:
+        """The last reading handed in for member `index`, fresh or not."""
+        self._check(index)
+        return self._loads[index]
+
     def load(self, index: int) -> float | None:
         """Member `index`'s score now; None without a fresh reading."""
         self._check(index)

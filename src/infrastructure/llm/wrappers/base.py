@@ -14,11 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from functools import cached_property
 from typing import Any, ClassVar, TypeVar
 
-from langchain_core.callbacks import (
-    AsyncCallbackManagerForLLMRun,
-    BaseRunManager,
-    CallbackManagerForLLMRun,
-)
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.base import LangSmithParams
 from langchain_core.messages import AIMessage, BaseMessage
@@ -110,10 +106,9 @@ class BaseLLMWrapper(BaseChatModel, ABC):
     def routed_instances(self) -> list[Instance]:
         """Every instance a call through this wrapper may reach."""
 
-    def _affinity(
-        self, messages: list[BaseMessage], run_manager: BaseRunManager | None
-    ) -> str | None:
-        """The call's affinity key, for wrappers whose routing places calls by one."""
+    def _affinity(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> str | None:
+        """The call's affinity key, for wrappers whose routing places calls by one; takes
+        out of `kwargs` what only the routing reads."""
         return None
 
     # -- LangChain surface --------------------------------------------------------------------
@@ -232,13 +227,14 @@ class BaseLLMWrapper(BaseChatModel, ABC):
             return member.instance.chat_model._generate(messages, stop=stop, **request)
 
         router = self._router
+        affinity = self._affinity(messages, kwargs)
         started = time.perf_counter()
         cache, key = _cache_key(router.cache, messages, stop, kwargs)
         if key is not None:
             found = cache.look_up(key)
             if type(found) is Hit:
                 return self._cached_result(found, started)
-        record = router.start(self._affinity(messages, run_manager))
+        record = router.start(affinity)
         served: Served[ChatResult] | None
         try:
             served = router.serve(record, attempt, False, _keep)
@@ -267,13 +263,14 @@ class BaseLLMWrapper(BaseChatModel, ABC):
             return await member.instance.models.agenerate(messages, stop, **request)
 
         router = self._router
+        affinity = self._affinity(messages, kwargs)
         started = time.perf_counter()
         cache, key = _cache_key(router.cache, messages, stop, kwargs)
         if key is not None:
             found = await cache.alook_up(key)
             if type(found) is Hit:
                 return self._cached_result(found, started)
-        record = router.start(self._affinity(messages, run_manager))
+        record = router.start(affinity)
         served: Served[ChatResult] | None
         try:
             served = await router.aserve(record, attempt, False, _akeep)
@@ -329,6 +326,7 @@ class BaseLLMWrapper(BaseChatModel, ABC):
             return opening, chunks
 
         router = self._router
+        affinity = self._affinity(messages, kwargs)
         started = time.perf_counter()
         cache, key = _cache_key(router.cache, messages, stop, kwargs)
         if key is not None:
@@ -336,7 +334,7 @@ class BaseLLMWrapper(BaseChatModel, ABC):
             if type(found) is Hit:
                 yield from self._replay(found, started)
                 return
-        record = router.start(self._affinity(messages, run_manager))
+        record = router.start(affinity)
         served: Served[Opened] | None
         try:
             served = router.serve(record, attempt, True, self._drop_stream)
@@ -392,6 +390,7 @@ class BaseLLMWrapper(BaseChatModel, ABC):
             return opening, chunks
 
         router = self._router
+        affinity = self._affinity(messages, kwargs)
         started = time.perf_counter()
         cache, key = _cache_key(router.cache, messages, stop, kwargs)
         if key is not None:
@@ -400,7 +399,7 @@ class BaseLLMWrapper(BaseChatModel, ABC):
                 for chunk in self._replay(found, started):
                     yield chunk
                 return
-        record = router.start(self._affinity(messages, run_manager))
+        record = router.start(affinity)
         served: Served[AsyncOpened] | None
         try:
             served = await router.aserve(record, attempt, True, self._adrop_stream)

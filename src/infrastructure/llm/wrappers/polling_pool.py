@@ -6,10 +6,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-from langchain_core.callbacks import BaseRunManager
 from langchain_core.language_models import LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import RunnableConfig, ensure_config
 from langchain_core.utils import from_env
 from pydantic import Field, PrivateAttr, model_validator
 from typing_extensions import Self
@@ -17,7 +16,7 @@ from typing_extensions import Self
 from infrastructure.llm.config.schema import CacheConfig
 from infrastructure.llm.config.strategies import PoolFallbackStrategy, RotationStrategy
 from infrastructure.llm.errors import LLMWrapperError
-from infrastructure.llm.fleet.affinity import affinity_key, with_session_metadata
+from infrastructure.llm.fleet.affinity import SESSION_ARGUMENT, affinity_key, session_id
 from infrastructure.llm.fleet.health_probe import DEFAULT_PROBE_TIMEOUT, ProbeResult
 from infrastructure.llm.fleet.instance import Instance
 from infrastructure.llm.fleet.polling_pool_manager import PollingPoolManager
@@ -118,18 +117,21 @@ class PollingPoolWrapper(BaseLLMWrapper):
     def _places_by_affinity(self) -> bool:
         return self._pool.config.rotation_strategy is RotationStrategy.PREFIX_AFFINITY
 
-    def _affinity(
-        self, messages: list[BaseMessage], run_manager: BaseRunManager | None
-    ) -> str | None:
+    def _affinity(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> str | None:
+        session = kwargs.pop(SESSION_ARGUMENT, None)
         if not self._places_by_affinity:
             return None
-        metadata = run_manager.metadata if run_manager is not None else None
-        return affinity_key(messages, metadata, self._pool.config.affinity_prefix_chars)
+        return affinity_key(messages, session, self._pool.config.affinity_prefix_chars)
 
-    def _session_config(self, config: RunnableConfig | None) -> RunnableConfig | None:
-        """`config` with a session id given in `configurable` copied into its metadata, where
-        the run (and so `_affinity`) sees it."""
-        return with_session_metadata(config) if self._places_by_affinity else config
+    def _with_session(
+        self, config: RunnableConfig | None, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        """`kwargs` with the call's session id added for `_affinity` (prefix_affinity pools);
+        a call made inside a graph or chain without a config of its own has the caller's."""
+        if not self._places_by_affinity:
+            return kwargs
+        session = session_id(ensure_config(config))
+        return kwargs if session is None else {**kwargs, SESSION_ARGUMENT: session}
 
     def invoke(
         self,
@@ -139,7 +141,7 @@ class PollingPoolWrapper(BaseLLMWrapper):
         stop: list[str] | None = None,
         **kwargs: Any,
     ) -> AIMessage:
-        return super().invoke(input, self._session_config(config), stop=stop, **kwargs)
+        return super().invoke(input, config, stop=stop, **self._with_session(config, kwargs))
 
     async def ainvoke(
         self,
@@ -149,7 +151,7 @@ class PollingPoolWrapper(BaseLLMWrapper):
         stop: list[str] | None = None,
         **kwargs: Any,
     ) -> AIMessage:
-        return await super().ainvoke(input, self._session_config(config), stop=stop, **kwargs)
+        return await super().ainvoke(input, config, stop=stop, **self._with_session(config, kwargs))
 
     def stream(
         self,
@@ -159,7 +161,7 @@ class PollingPoolWrapper(BaseLLMWrapper):
         stop: list[str] | None = None,
         **kwargs: Any,
     ) -> Iterator[AIMessageChunk]:
-        return super().stream(input, self._session_config(config), stop=stop, **kwargs)
+        return super().stream(input, config, stop=stop, **self._with_session(config, kwargs))
 
     def astream(
         self,
@@ -169,7 +171,7 @@ class PollingPoolWrapper(BaseLLMWrapper):
         stop: list[str] | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[AIMessageChunk]:
-        return super().astream(input, self._session_config(config), stop=stop, **kwargs)
+        return super().astream(input, config, stop=stop, **self._with_session(config, kwargs))
 
     def start_health_checks(self) -> None:
         """Check this pool's instances in the background every `health_check_interval`."""
