@@ -20,6 +20,7 @@ from infrastructure.llm.clock import Clock
 from infrastructure.llm.config.schema import PollingPoolConfig
 from infrastructure.llm.fleet.health_probe import ProbeResult, aprobe_path, is_probed, probe_path
 from infrastructure.llm.fleet.instance import Instance
+from infrastructure.llm.fleet.periodic import Periodic
 from infrastructure.llm.resilience.state import HealthRecord, SharedState
 
 logger = logging.getLogger(__name__)
@@ -51,9 +52,13 @@ class PoolHealth:
         self._known = [True] * len(self._instances)  # the verdict last reported to on_change
         self._not_before = [0.0] * len(self._instances)  # no re-probe while unhealthy before
         self._lock = threading.Lock()
-        self._control = threading.Lock()  # serialises start and stop
-        self._stop_event = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._rounds = Periodic(
+            f"pool-health-{pool_name}",
+            config.health_check_interval,
+            lambda stop: self._check(stop, claim=True),
+            f"health check round of pool {pool_name!r}",
+            logger,
+        )
 
     def is_healthy(self, index: int) -> bool:
         """The shared verdict on instance `index`; never-checked and in-process ones are healthy."""
@@ -96,41 +101,24 @@ class PoolHealth:
 
     def start(self) -> None:
         """Check every `health_check_interval` seconds on a daemon thread; idempotent."""
-        with self._control:
-            if self.running:
-                return
-            self._stop_event = threading.Event()
-            self._thread = threading.Thread(
-                target=self._loop,
-                args=(self._stop_event,),
-                name=f"pool-health-{self._pool_name}",
-                daemon=True,
-            )
-            self._thread.start()
+        self._rounds.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the background checks and wait up to `timeout` for the thread; idempotent.
 
         Probes not yet started are skipped, so the thread ends within one probe timeout.
         """
-        with self._control:
-            thread, self._thread = self._thread, None
-            if thread is None:
-                return
-            self._stop_event.set()
-            thread.join(timeout)
-            if thread.is_alive():
-                logger.warning(
-                    "health checks of pool %r still finishing a probe after %.1fs",
-                    self._pool_name,
-                    timeout,
-                )
+        if not self._rounds.stop(timeout):
+            logger.warning(
+                "health checks of pool %r still finishing a probe after %.1fs",
+                self._pool_name,
+                timeout,
+            )
 
     @property
     def running(self) -> bool:
         """Whether the background checks are running."""
-        thread = self._thread
-        return thread is not None and thread.is_alive()
+        return self._rounds.running
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """Instance id -> {"healthy", "consecutive_failures", "since"} (`since` None: unchecked)."""
@@ -143,15 +131,6 @@ class PoolHealth:
                 "since": record.since if record else None,
             }
         return report
-
-    def _loop(self, stop: threading.Event) -> None:
-        """Run rounds until `stop` is set; a failing round is logged and the next one runs."""
-        while not stop.is_set():
-            try:
-                self._check(stop, claim=True)
-            except Exception:
-                logger.exception("health check round of pool %r failed", self._pool_name)
-            stop.wait(self._config.health_check_interval)
 
     def _check(self, stop: threading.Event | None, claim: bool = False) -> list[ProbeResult]:
         """One round on a bounded thread pool; probes not started once `stop` is set are skipped.

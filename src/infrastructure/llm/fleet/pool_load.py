@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import urllib.request
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +20,7 @@ from infrastructure.llm.clock import Clock
 from infrastructure.llm.errors import describe_error
 from infrastructure.llm.fleet.health_probe import is_probed
 from infrastructure.llm.fleet.instance import Instance
+from infrastructure.llm.fleet.periodic import Periodic
 from infrastructure.llm.fleet.vllm_metrics import parse_load
 from infrastructure.llm.redaction import public_url
 from infrastructure.llm.resilience.records import LoadRecord
@@ -82,9 +82,13 @@ class PoolLoad:
         self._fetch = fetch
         self._urls = [metrics_url(instance) for instance in self._instances]
         self._keys = [f"{pool_name}:{instance.id}" for instance in self._instances]
-        self._control = threading.Lock()
-        self._stop_event = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._rounds = Periodic(
+            f"pool-load-{pool_name}",
+            interval,
+            lambda stop: self.scrape_now(claim=True),
+            f"load scrape round of pool {pool_name!r}",
+            logger,
+        )
 
     def scrape_now(self, claim: bool = False) -> int:
         """Scrape every instance (with `claim`: those this replica claims for the next
@@ -138,37 +142,12 @@ class PoolLoad:
 
     def start(self) -> None:
         """Scrape every `interval` seconds on a daemon thread; idempotent."""
-        with self._control:
-            if self.running:
-                return
-            self._stop_event = threading.Event()
-            self._thread = threading.Thread(
-                target=self._loop,
-                args=(self._stop_event,),
-                name=f"pool-load-{self._pool_name}",
-                daemon=True,
-            )
-            self._thread.start()
+        self._rounds.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the scrapes and wait up to `timeout` for the thread; idempotent."""
-        with self._control:
-            thread, self._thread = self._thread, None
-            if thread is None:
-                return
-            self._stop_event.set()
-            thread.join(timeout)
+        self._rounds.stop(timeout)
 
     @property
     def running(self) -> bool:
-        thread = self._thread
-        return thread is not None and thread.is_alive()
-
-    def _loop(self, stop: threading.Event) -> None:
-        """Run rounds until `stop` is set; a failing round is logged and the next one runs."""
-        while not stop.is_set():
-            try:
-                self.scrape_now(claim=True)
-            except Exception:
-                logger.exception("load scrape round of pool %r failed", self._pool_name)
-            stop.wait(self._interval)
+        return self._rounds.running
