@@ -25,30 +25,27 @@ except SystemExit:
 """
 
 
+def heavy_modules_after(statement: str) -> list[str]:
+    """Which of HEAVY a fresh interpreter has imported once it ran `statement`."""
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE.format(statement=statement, heavy=HEAVY)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.splitlines()[-1].split()
+
+
 @pytest.mark.parametrize(
     "statement",
     ["import infrastructure.llm", "from infrastructure.llm import ConfigError", HELP],
     ids=["import", "an error class", "llm-wrappers --help"],
 )
 def test_nothing_heavy_is_imported(statement: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE.format(statement=statement, heavy=HEAVY)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert result.stdout.splitlines()[-1] == ""
+    assert heavy_modules_after(statement) == []
 
 
 def test_a_wrapper_class_brings_its_client_when_asked_for() -> None:
     """The check above can fail: the same probe sees openai once the factory is used."""
-    statement = "from infrastructure.llm import LLMWrapperFactory"
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE.format(statement=statement, heavy=HEAVY)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert "openai" in result.stdout.split()
+    assert "openai" in heavy_modules_after("from infrastructure.llm import LLMWrapperFactory")
