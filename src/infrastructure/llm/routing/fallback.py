@@ -68,9 +68,7 @@ class EnhancedFallbackManager:
             )
             below = not explicit  # an explicit list says itself which lower echelons to try
             chain = [
-                t
-                for t in walk
-                if t.echelon.number == first or (below and t.echelon.number > first)
+                t for t in walk if t.echelon.number == first or (below and t.echelon.number > first)
             ]
         for name in fallback_groups if fallback_groups is not None else fallback.fallback_groups:
             chain.extend(manager.resolve(name))
