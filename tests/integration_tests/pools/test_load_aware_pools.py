@@ -117,12 +117,15 @@ def test_background_polling_scrapes_the_metrics(start_sim: StartSim, tmp_path: A
     assert isinstance(rotation, LeastLoaded)
     pool_wrapper.start_health_checks()
     try:
+        # The first scrape is done before start returns: calls at once find readings.
+        assert rotation.load(0) == 0.0 and rotation.load(1) == 0.0
+        first = rotation.reading(0)
         pause = threading.Event()
-        for _ in range(200):  # the thread's first round, however slow the machine
-            if rotation.load(0) is not None and rotation.load(1) is not None:
+        for _ in range(400):  # the thread's next rounds, however slow the machine
+            if rotation.reading(0) != first:
                 break
             pause.wait(0.05)
-        assert rotation.load(0) == 0.0 and rotation.load(1) == 0.0
+        assert rotation.reading(0) != first
         assert pool_wrapper._pool.load is not None and pool_wrapper._pool.load.running
     finally:
         pool_wrapper.stop_health_checks()

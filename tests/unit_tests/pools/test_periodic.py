@@ -33,3 +33,14 @@ def test_rounds_repeat_survive_a_failure_and_stop(caplog: pytest.LogCaptureFixtu
     assert periodic.stop()  # idempotent
     assert "test round failed" in caplog.text
     assert [t for t in threading.enumerate() if t.name == "test-rounds"] == []
+
+
+def test_wait_first_leaves_the_first_round_an_interval_away() -> None:
+    rounds: list[int] = []
+    periodic = Periodic(
+        "test-wait", 60.0, lambda stop: rounds.append(1), "test", logging.getLogger()
+    )
+    periodic.start(wait_first=True)
+    assert periodic.running
+    assert periodic.stop()
+    assert rounds == []

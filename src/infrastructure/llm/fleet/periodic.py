@@ -30,14 +30,18 @@ class Periodic:
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        """Start the rounds on a daemon thread; idempotent."""
+    def start(self, wait_first: bool = False) -> None:
+        """Start the rounds on a daemon thread (with `wait_first`, the first one an interval
+        from now: the caller has just run one); idempotent."""
         with self._control:
             if self.running:
                 return
             self._stop_event = threading.Event()
             self._thread = threading.Thread(
-                target=self._loop, args=(self._stop_event,), name=self._name, daemon=True
+                target=self._loop,
+                args=(self._stop_event, wait_first),
+                name=self._name,
+                daemon=True,
             )
             self._thread.start()
 
@@ -57,7 +61,9 @@ class Periodic:
         thread = self._thread
         return thread is not None and thread.is_alive()
 
-    def _loop(self, stop: threading.Event) -> None:
+    def _loop(self, stop: threading.Event, wait_first: bool) -> None:
+        if wait_first:
+            stop.wait(self._interval)
         while not stop.is_set():
             try:
                 self._run_round(stop)

@@ -141,8 +141,14 @@ class PoolLoad:
         self._state.publish_load(self._keys[index], record, ttl, self._clock.now())
 
     def start(self) -> None:
-        """Scrape every `interval` seconds on a daemon thread; idempotent."""
-        self._rounds.start()
+        """Scrape once now, so calls right after find readings, then every `interval` seconds
+        on a daemon thread; idempotent."""
+        if self._rounds.running:
+            return
+        try:
+            self.scrape_now(claim=True)
+        finally:
+            self._rounds.start(wait_first=True)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the scrapes and wait up to `timeout` for the thread; idempotent."""
