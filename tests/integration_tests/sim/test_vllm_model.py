@@ -84,7 +84,7 @@ def test_a_streamed_answer_reports_the_cache_hit_too(vllm_sim: SimServer) -> Non
 
 
 def test_requests_beyond_max_num_seqs_wait_and_show_in_metrics() -> None:
-    config = VllmConfig(max_num_seqs=1, prefill_ms_per_token=0, decode_ms_per_token=100)
+    config = VllmConfig(max_num_seqs=1, prefill_ms_per_token=0, decode_ms_per_token=250)
     with SimServer(vllm=config) as server:
         llm = chat(server)
         answers: list[str] = []
