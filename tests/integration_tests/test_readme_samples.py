@@ -92,7 +92,7 @@ def test_the_wrapper_sample_shows_what_its_fallback_list_does() -> None:
 
 
 def test_the_llm_node_sample_runs_as_written() -> None:
-    (sample,) = python_blocks("## LangGraph: nodes and workflows by name")
+    sample, _ = python_blocks("## LangGraph: nodes and workflows by name")
     states = [value for value in run(sample, {}) if isinstance(value, dict)]
     executed, invoked, built = states
     assert executed["messages"][0].content == "Simulated reply to: What is a polling pool?"
@@ -101,3 +101,13 @@ def test_the_llm_node_sample_runs_as_written() -> None:
     assert invoked["messages"][-1].response_metadata["routing"]["wrapper"] == "fast_group_wrapper"
     assert built["messages"][-1].content == "Simulated reply to: hi"
     assert built["messages"][-1].response_metadata["routing"]["wrapper"] == "thinking_group_wrapper"
+
+
+def test_the_decompose_sample_splits_answers_and_merges() -> None:
+    _, sample = python_blocks("## LangGraph: nodes and workflows by name")
+    sub_questions, merged = run(sample, {})
+    assert sub_questions == ["What is Redis?", "How does it persist data?"]
+    assert merged == (
+        "### 1. What is Redis?\n\nSimulated reply to: What is Redis?\n\n"
+        "### 2. How does it persist data?\n\nSimulated reply to: How does it persist data?"
+    )
