@@ -80,6 +80,20 @@ def test_metrics_over_http(tmp_path: Path, start_sim: StartSim) -> None:
         value(samples, "llm_wrappers_time_to_first_chunk_seconds_count", wrapper="g_wrapper") == 1
     )
     assert value(samples, "llm_wrappers_calls_in_flight", wrapper="g_wrapper") == 0
+    attempt_count = "llm_wrappers_attempt_duration_seconds_count"
+    assert (
+        value(samples, attempt_count, wrapper="g_wrapper", instance="bad#0", outcome="error") == 1
+    )
+    assert value(samples, attempt_count, wrapper="g_wrapper", instance="good#0", outcome="ok") == 2
+    assert value(samples, attempt_count, wrapper="p_wrapper", instance="good#0", outcome="ok") == 1
+    assert value(samples, "llm_wrappers_attempt_duration_seconds_sum", instance="good#0") > 0
+    in_flight = samples["llm_wrappers_instance_attempts_in_flight"]
+    assert {(labels["target"], labels["instance"]) for labels, _ in in_flight} == {
+        ("g.echelon1", "bad#0"),
+        ("g.echelon2", "good#0"),
+        ("p", "good#0"),
+    }
+    assert all(count == 0 for _, count in in_flight)  # every call has ended
     assert value(samples, "llm_wrappers_breaker_state", target="g.echelon1", instance="bad#0") == 2
     assert value(samples, "llm_wrappers_breaker_state", target="g.echelon2", instance="good#0") == 0
     assert value(samples, "llm_wrappers_pool_healthy_instances", pool="p") == 1

@@ -68,7 +68,8 @@ def test_a_call_that_answers_is_admit_attempt_settle(tmp_path: Path, clock: Fake
     served = done.value.value
     assert isinstance(served, Served)
     assert (served.value, served.member.instance.id) == ("the answer", "a#0")
-    assert (call.attempts, call.retries, call.instance_outcomes) == (1, 0, [("a#0", "ok")])
+    # No driver ran the attempt here, so none timed it: 0 seconds.
+    assert (call.attempts, call.retries, call.instance_outcomes) == (1, 0, [("a#0", "ok", 0.0)])
 
 
 def test_a_stream_keeps_its_slot_after_the_first_chunk(tmp_path: Path, clock: FakeClock) -> None:

@@ -3,13 +3,15 @@
 Task-group targets and polling pools are both candidate sets; the routing engine asks one
 for an order of members, tells it when a call starts and ends on one, and benches a member
 the state refused for a known time (an open breaker, a cool-down), so that the next calls do
-not look at it again until then: a pick stays O(1) however many members are out.
+not look at it again until then: a pick stays O(1) however many members are out. It also
+counts the calls in flight on each member, for the metrics.
 """
 
 from __future__ import annotations
 
 import heapq
 import threading
+from collections import deque
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
@@ -38,6 +40,10 @@ class CandidateSet:
         self.spill_over = spill_over
         """Whether a call finding every limit full leaves at once instead of waiting."""
         self._counts_calls = counts_calls
+        """Whether the rotation counts the calls in flight (it orders by them)."""
+        # Otherwise one entry per call in flight on each member: a deque's append and pop
+        # are atomic, so counting costs no lock on the hot path.
+        self._running: list[deque[None]] = [] if counts_calls else [deque() for _ in self.members]
         self._clock = clock
         self._benched: list[tuple[float, int]] = []  # heap of (back at, member index)
         self._back_at: dict[int, float] = {}  # member index -> when it comes back, latest
@@ -100,11 +106,24 @@ class CandidateSet:
         """A call was admitted to `member`."""
         if self._counts_calls:
             self.rotation.started(member.index)
+        else:
+            self._running[member.index].append(None)
 
     def finished(self, member: Member) -> None:
         """A call on `member` gave its admission back."""
         if self._counts_calls:
             self.rotation.finished(member.index)
+        else:
+            running = self._running[member.index]
+            if running:
+                running.pop()
+
+    def in_flight(self) -> dict[str, int]:
+        """Calls admitted to each member and not given back yet, by instance id."""
+        if self._counts_calls:
+            count = self.rotation.in_flight
+            return {m.instance.id: count(m.index) for m in self.members}
+        return {m.instance.id: len(self._running[m.index]) for m in self.members}
 
     def target_name(self, member: Member) -> str:
         """The target to name in routing metadata for a call `member` served."""

@@ -3,8 +3,11 @@ pay nothing for them, and nothing is counted twice.
 
 Counters (`_total`): calls by outcome, attempts by instance and outcome (`ok` or the error
 kind), retries, fallbacks, hedges, offline answers, cache lookups by result. Histograms: call
-duration and time to first chunk. Gauges: calls in flight, breaker state per target and
-instance (0 closed, 1 half-open, 2 open), healthy instances per pool.
+duration, time to first chunk, and attempt duration by instance and outcome (`ok` or `error`:
+seconds to the answer, for a stream to its first chunk, or to the failure). Gauges: calls in
+flight per wrapper, attempts in flight per target and instance (admitted and not given back:
+a stream holds its attempt until it ends), breaker state per target and instance (0 closed,
+1 half-open, 2 open), healthy instances per pool.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from infrastructure.llm.fleet.candidates import CandidateSet
 from infrastructure.llm.fleet.pool import PollingPool
 from infrastructure.llm.wrappers.base import BaseLLMWrapper
 
@@ -36,14 +40,24 @@ class FleetCollector(Collector):
         families = _Families()
         breakers: dict[tuple[str, str], int] = {}
         pools: dict[str, int] = {}
+        # Wrappers may share candidate sets: each set's own counts are read once.
+        sets: dict[int, CandidateSet] = {}
         for wrapper in self._wrappers():
             families.add_wrapper(wrapper)
             for stage in wrapper._router.plan.stages:
                 candidates = stage.candidates
+                sets[id(candidates)] = candidates
                 for instance, snapshot in candidates.breaker_states().items():
                     breakers[(candidates.name, instance)] = BREAKER_STATES[snapshot["state"]]
                 if isinstance(candidates, PollingPool):
                     pools[candidates.name] = candidates.health.healthy_count
+        in_flight: dict[tuple[str, str], int] = {}
+        for candidates in sets.values():
+            for instance, count in candidates.in_flight().items():
+                key = (candidates.name, instance)
+                in_flight[key] = in_flight.get(key, 0) + count
+        for (target, instance), count in sorted(in_flight.items()):
+            families.attempts_in_flight.add_metric([target, instance], count)
         for (target, instance), state in sorted(breakers.items()):
             families.breaker.add_metric([target, instance], state)
         for pool, healthy in sorted(pools.items()):
@@ -85,8 +99,20 @@ class _Families:
             "Time to the first chunk of answered streams.",
             labels=w,
         )
+        self.attempt_duration = HistogramMetricFamily(
+            "llm_wrappers_attempt_duration_seconds",
+            "Duration of attempts on instances (a stream: to its first chunk), by outcome: "
+            "ok or error.",
+            labels=[*w, "instance", "outcome"],
+        )
         self.in_flight = GaugeMetricFamily(
             "llm_wrappers_calls_in_flight", "Calls started and not ended.", labels=w
+        )
+        self.attempts_in_flight = GaugeMetricFamily(
+            "llm_wrappers_instance_attempts_in_flight",
+            "Attempts admitted to an instance and not ended (a stream's until it ends), per "
+            "target.",
+            labels=["target", "instance"],
         )
         self.breaker = GaugeMetricFamily(
             "llm_wrappers_breaker_state",
@@ -115,6 +141,10 @@ class _Families:
         ):
             buckets, total = seen[key]
             family.add_metric([name], buckets=buckets, sum_value=total)
+        for (instance, outcome), (buckets, total) in sorted(seen["attempt_seconds"].items()):
+            self.attempt_duration.add_metric(
+                [name, instance, outcome], buckets=buckets, sum_value=total
+            )
         cache = wrapper.response_cache
         if cache is not None:
             counts = cache.stats.snapshot()
@@ -132,7 +162,9 @@ class _Families:
             self.cache,
             self.duration,
             self.first_chunk,
+            self.attempt_duration,
             self.in_flight,
+            self.attempts_in_flight,
             self.breaker,
             self.healthy,
         ]

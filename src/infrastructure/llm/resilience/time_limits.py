@@ -19,7 +19,7 @@ from contextvars import ContextVar
 class AttemptLimit:
     """The real-time limit of one attempt: `timeout` seconds from `start()`, until `end()`."""
 
-    __slots__ = ("answered", "cut", "ended", "started", "timeout", "until")
+    __slots__ = ("answered", "cut", "ended", "seconds", "started", "timeout", "until")
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
@@ -31,14 +31,17 @@ class AttemptLimit:
         """The limit passed while the request was still being answered, and ended it."""
         self.ended = False
         """The attempt (and its stream) is over: its connection may serve other requests."""
+        self.seconds = 0.0
+        """How long the attempt took to answer (a stream: its first chunk) or fail, once the
+        driver has stopped its clock."""
 
     def start(self) -> None:
         self.started = time.monotonic()
         self.until = self.started + self.timeout
 
-    def elapsed_ms(self) -> float:
-        """Milliseconds since `start()`."""
-        return (time.monotonic() - self.started) * 1000
+    def stop_clock(self) -> None:
+        """The attempt answered or failed: note its `seconds` since `start()`."""
+        self.seconds = time.monotonic() - self.started
 
     def extend(self, seconds: float) -> None:
         """Allow `seconds` more from now (a stream that answered, up to the call's deadline)."""

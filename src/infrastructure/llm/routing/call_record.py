@@ -53,8 +53,9 @@ class CallRecord:
         self.retries = 0
         self.fallbacks = 0
         self.hedges = 0
-        self.instance_outcomes: list[tuple[str, str]] = []
-        """(instance, "ok" or what failed: an error kind, or "outrun") for each attempt."""
+        self.instance_outcomes: list[tuple[str, str, float]] = []
+        """(instance, "ok" or what failed: an error kind, or "outrun", seconds it took) for
+        each attempt."""
         self.failures: list[str] = []
         self.hops: list[FallbackEvent] = []
         self.busy: set[str] = set() if busy is None else busy

@@ -6,9 +6,10 @@ step, so the engine handles failures where it asked for the work. The async driv
 the state only when the state is not `local`, so an in-memory state costs no extra await.
 
 An attempt runs with its `AttemptLimit` current (`CURRENT_ATTEMPT`), so the package's HTTP
-transports can hold it to the limit and note what the server answered. The async driver
-also cancels an attempt at its limit; a sync one cannot be interrupted from here, so the
-sync transport does that part.
+transports can hold it to the limit and note what the server answered; the limit also times
+the attempt (`start`, `stop_clock`), which the engine records with its outcome. The async
+driver also cancels an attempt at its limit; a sync one cannot be interrupted from here, so
+the sync transport does that part.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def drive(
                     with attempt_span(step.member):
                         send = attempt(step.member, limit.timeout)
                 finally:
+                    limit.stop_clock()
                     CURRENT_ATTEMPT.reset(current)
             elif isinstance(step, Admit):
                 send = state.admit(step.gate, clock.now())
@@ -112,6 +114,7 @@ async def adrive(
                     with attempt_span(step.member):
                         send = await within(limit, attempt(step.member, limit.timeout))
                 finally:
+                    limit.stop_clock()
                     CURRENT_ATTEMPT.reset(current)
             elif isinstance(step, Admit):
                 now = clock.now()

@@ -166,14 +166,14 @@ def _walk(stage: Stage, call: CallRecord, streaming: bool) -> Steps[Served[Any]]
             call.busy.discard(instance_id)
             call.note_failure(instance_id, exc)
             kind = classify(exc)
-            call.instance_outcomes.append((instance_id, kind.value))
+            call.instance_outcomes.append((instance_id, kind.value, limit.seconds))
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug(
                     "%s: attempt %d on %s failed after %.1f ms (%s): %s",
                     call.wrapper,
                     call.attempts,
                     instance_id,
-                    limit.elapsed_ms(),
+                    limit.seconds * 1000,
                     kind.value,
                     one_line(call.failures[-1]),
                 )
@@ -222,20 +222,20 @@ def _walk(stage: Stage, call: CallRecord, streaming: bool) -> Steps[Served[Any]]
             limit.end()
             call.busy.discard(instance_id)
             if call.outrun:  # a later hedge lane answered first: this instance was slow
-                call.instance_outcomes.append((instance_id, "outrun"))
+                call.instance_outcomes.append((instance_id, "outrun", limit.seconds))
                 call.failures.append(f"{instance_id}: outrun by a hedged request")
             yield Settle(member.gate, ticket, Verdict.OUTRUN if call.outrun else Verdict.ABANDONED)
             candidates.finished(member)
             raise
         call.busy.discard(instance_id)
-        call.instance_outcomes.append((instance_id, "ok"))
-        if logger.isEnabledFor(logging.DEBUG):  # the hot path: no elapsed time unless logged
+        call.instance_outcomes.append((instance_id, "ok", limit.seconds))
+        if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s: attempt %d on %s answered in %.1f ms",
                 call.wrapper,
                 call.attempts,
                 instance_id,
-                limit.elapsed_ms(),
+                limit.seconds * 1000,
             )
         if streaming:
             yield Settle(member.gate, ticket, Verdict.STREAM_OPENED)

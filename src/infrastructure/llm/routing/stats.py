@@ -1,5 +1,6 @@
 """Call statistics of one router (one wrapper), with a bounded latency window, and what the
-metrics endpoint reads: attempts by outcome, latency histograms and calls in flight."""
+metrics endpoint reads: attempts by outcome, latency histograms (of calls, and of attempts per
+instance) and calls in flight."""
 
 from __future__ import annotations
 
@@ -22,6 +23,29 @@ def _percentile(ordered: list[float], fraction: float) -> float | None:
 
 def _ratio(total: float, count: int) -> float | None:
     return total / count if count else None
+
+
+class _InstanceTally:
+    """One instance's attempts: how many ended each way ("ok" or the error kind), and the
+    seconds of those that answered and of those that failed."""
+
+    __slots__ = ("answered", "failed", "outcomes")
+
+    def __init__(self) -> None:
+        self.outcomes: dict[str, int] = {}
+        self.answered = Histogram()
+        self.failed = Histogram()
+
+    def counts(self) -> dict[str, Any]:
+        """Attempts, failed attempts and their share, as `get_stats()` shows them."""
+        failures = self.failed.count
+        requests = self.answered.count + failures
+        return {"requests": requests, "failures": failures, "error_rate": failures / requests}
+
+    def timings(self) -> dict[str, Histogram]:
+        """The histograms holding an attempt, by outcome: "ok" or "error"."""
+        found = {"ok": self.answered, "error": self.failed}
+        return {outcome: histogram for outcome, histogram in found.items() if histogram.count}
 
 
 class CallStats:
@@ -50,9 +74,7 @@ class CallStats:
             self.output_tokens = 0
             self.latency_sum = 0.0
             self.latencies: deque[float] = deque(maxlen=self._window)
-            self.per_instance: dict[str, dict[str, int]] = {}
-            # (instance, outcome: "ok" or the error kind) -> attempts
-            self.attempt_outcomes: dict[tuple[str, str], int] = {}
+            self.per_instance: dict[str, _InstanceTally] = {}
             self.call_seconds = Histogram()
             self.first_chunk_seconds = Histogram()
 
@@ -101,16 +123,17 @@ class CallStats:
             if usage:
                 self.input_tokens += usage.get("input_tokens", 0)
                 self.output_tokens += usage.get("output_tokens", 0)
-            outcomes = self.attempt_outcomes
-            for attempt in record.instance_outcomes:
-                outcomes[attempt] = outcomes.get(attempt, 0) + 1
-                instance_id, outcome = attempt
-                counts = self.per_instance.get(instance_id)
-                if counts is None:
-                    counts = self.per_instance[instance_id] = {"requests": 0, "failures": 0}
-                counts["requests"] += 1
-                if outcome != "ok":
-                    counts["failures"] += 1
+            tallies = self.per_instance
+            for instance_id, outcome, seconds in record.instance_outcomes:
+                tally = tallies.get(instance_id)
+                if tally is None:
+                    tally = tallies[instance_id] = _InstanceTally()
+                outcomes = tally.outcomes
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+                if outcome == "ok":
+                    tally.answered.observe(seconds)
+                else:
+                    tally.failed.observe(seconds)
 
     def for_metrics(self) -> dict[str, Any]:
         """A consistent copy of what the metrics endpoint exposes."""
@@ -123,12 +146,21 @@ class CallStats:
                 "hedges": self.hedges,
                 "offline_answers": self.offline_answers,
                 "in_flight": self.in_flight,
-                "attempts": dict(self.attempt_outcomes),
+                "attempts": {
+                    (instance, outcome): count
+                    for instance, tally in self.per_instance.items()
+                    for outcome, count in tally.outcomes.items()
+                },
                 "call_seconds": (self.call_seconds.cumulative(), self.call_seconds.total),
                 "first_chunk_seconds": (
                     self.first_chunk_seconds.cumulative(),
                     self.first_chunk_seconds.total,
                 ),
+                "attempt_seconds": {
+                    (instance, outcome): (histogram.cumulative(), histogram.total)
+                    for instance, tally in self.per_instance.items()
+                    for outcome, histogram in tally.timings().items()
+                },
             }
 
     def snapshot(self) -> dict[str, Any]:
@@ -156,7 +188,6 @@ class CallStats:
                 },
                 "avg_tokens_per_request": _ratio(tokens, self.successful_requests),
                 "per_instance": {
-                    instance: {**counts, "error_rate": counts["failures"] / counts["requests"]}
-                    for instance, counts in self.per_instance.items()
+                    instance: tally.counts() for instance, tally in self.per_instance.items()
                 },
             }
