@@ -49,21 +49,34 @@ def test_score_weighs_waiting_and_counts_pending_calls_and_kv_use() -> None:
     assert load_score(LoadRecord(1, 1), 0.0, 0) == 1.0  # no kv gauge: no term
 
 
-def test_the_lighter_of_two_seeded_draws_goes_first() -> None:
+def test_the_lightest_of_two_seeded_draws_and_the_quietest_member_goes_first() -> None:
     clock = FakeClock()
     rotation = least_loaded(6, clock, seed=99)
     waits = [5, 0, 9, 2, 7, 1]
     for index, waiting in enumerate(waits):
         rotation.set_load(index, reading(0, waiting))
     twin = random.Random(99)  # the same draws the rotation makes
-    for _ in range(200):
+    for number in range(200):
         first = twin.randrange(6)
         second = twin.randrange(5)
         second += second >= first
-        lighter = min((first, second), key=lambda i: (waits[i], i != first))
+        quietest = number % 6  # nothing in flight: the quietest member takes its turn
+        drawn = [first, second] + ([quietest] if quietest not in (first, second) else [])
+        lightest = min(drawn, key=lambda i: (waits[i], drawn.index(i)))
         order = list(rotation.candidates())
-        assert order[0] == lighter
+        assert order[0] == lightest
         assert sorted(order) == list(range(6))  # each member once
+
+
+def test_a_member_busy_with_this_process_s_calls_is_not_the_quietest() -> None:
+    clock = FakeClock()
+    rotation = least_loaded(8, clock)
+    for index in range(8):
+        rotation.set_load(index, reading(0, 0))
+    for index in range(7):
+        rotation.started(index)
+    # 7 is the only member with nothing in flight here: every call scores it beside its draws
+    assert all(next(rotation.candidates()) == 7 for _ in range(200))
 
 
 def test_a_long_queue_is_never_chosen_first_while_readings_are_fresh() -> None:
@@ -90,13 +103,27 @@ def test_calls_started_since_the_reading_count_until_the_next_one() -> None:
     assert rotation.load(0) == 2.0
     rotation.set_load(0, reading(2, 0, serial=2))  # a new scrape counts them itself
     assert rotation.load(0) == 2.0 + 0.0
+    rotation.finished(0)  # ended since the reading: it stops counting before the next one
+    assert rotation.load(0) == 1.0
     rotation.finished(0)
-    rotation.finished(0)
-    rotation.set_load(0, reading(0, 0, serial=3))
+    assert rotation.load(0) == 0.0
     assert next(rotation.candidates()) == 0
+    rotation.set_load(0, reading(0, 0, serial=3))
+    assert rotation.load(0) == 0.0
 
 
-def test_only_two_members_are_scored_per_call() -> None:
+def test_own_calls_in_flight_are_a_floor_under_a_reading_that_missed_them() -> None:
+    clock = FakeClock()
+    rotation = least_loaded(2, clock)
+    rotation.started(0)
+    rotation.started(0)
+    rotation.set_load(0, reading(0, 0, serial=1))  # scraped before the server saw them
+    rotation.set_load(1, reading(1, 0, serial=1))
+    assert rotation.load(0) == 2.0
+    assert next(rotation.candidates()) == 1
+
+
+def test_at_most_three_members_are_scored_per_call() -> None:
     clock = FakeClock()
     rotation = least_loaded(1_000, clock)
     for index in range(1_000):
@@ -111,7 +138,7 @@ def test_only_two_members_are_scored_per_call() -> None:
     rotation.load = counting  # type: ignore[method-assign]
     for _ in range(50):
         next(rotation.candidates())
-    assert len(scored) == 100
+    assert 100 <= len(scored) <= 150  # two draws, and the quietest member unless drawn
 
 
 def test_missing_metrics_fall_back_to_least_busy_with_one_warning(
