@@ -68,8 +68,9 @@ def test_top_shows_what_redis_holds(
         assert outcome.code == 0, outcome.err
         assert f"key prefix {key_prefix!r}" in outcome.out
         instances = table(outcome.out, "INSTANCE")
-        # BREAKER FAILURES COOL-DOWN HEALTH, then calls, calls/s, errors, err/s, kind: unknown
-        assert instances["dead#0"] == ["open", "1", "–", "–", "–", "–", "–", "–", "–"]
+        # BREAKER FAILURES COOL-DOWN HEALTH, then in flight, calls, calls/s, p95, errors,
+        # err/s, kind: unknown
+        assert instances["dead#0"] == ["open", "1", *["–"] * 9]
         targets = table(outcome.out, "TARGET")
         # IN FLIGHT, CALLS, CALLS/S: four admissions in the 60 s window, P95, ERRORS, ERR/S
         assert targets["g.echelon2"] == ["1", "–", f"{4 / 60:.2f}", "–", "–", "–"]

@@ -21,13 +21,16 @@ def page(
     attempts: Mapping[tuple[str, str, str], float] = {},
     in_flight: Mapping[str, float] = {},
     durations: Mapping[str, Buckets] = {},
+    attempt_durations: Mapping[tuple[str, str, str], Buckets] = {},
+    attempts_in_flight: Mapping[tuple[str, str], float] = {},
     breakers: Mapping[tuple[str, str], int] = {},
     healthy: Mapping[str, int] = {},
     extra: str = "",
 ) -> str:
     """A page with these samples: calls by (wrapper, outcome), attempts by (wrapper,
     instance, outcome), calls in flight by wrapper, cumulative duration buckets by wrapper,
-    breaker states by (target, instance), healthy instances by pool."""
+    cumulative attempt duration buckets by (wrapper, instance, outcome), attempts in flight by
+    (target, instance), breaker states by (target, instance), healthy instances by pool."""
 
     class Families:
         def collect(self) -> Iterator[Metric]:
@@ -51,6 +54,20 @@ def page(
             for wrapper, buckets in durations.items():
                 histogram.add_metric([wrapper], buckets=list(buckets), sum_value=0.0)
             yield histogram
+            histogram = HistogramMetricFamily(
+                "llm_wrappers_attempt_duration_seconds",
+                "",
+                labels=["wrapper", "instance", "outcome"],
+            )
+            for labels, buckets in attempt_durations.items():
+                histogram.add_metric(list(labels), buckets=list(buckets), sum_value=0.0)
+            yield histogram
+            gauge = GaugeMetricFamily(
+                "llm_wrappers_instance_attempts_in_flight", "", labels=["target", "instance"]
+            )
+            for labels, value in attempts_in_flight.items():
+                gauge.add_metric(list(labels), value)
+            yield gauge
             gauge = GaugeMetricFamily(
                 "llm_wrappers_breaker_state", "", labels=["target", "instance"]
             )

@@ -83,6 +83,58 @@ def test_rates_and_p95_cover_only_the_time_between_the_scrapes() -> None:
     assert not any("first scrape" in note for note in found.notes)
 
 
+def test_instances_show_attempts_in_flight_over_every_target() -> None:
+    text = page(
+        attempts={(W, "a#0", "ok"): 1},
+        attempts_in_flight={
+            ("g.echelon1", "a#0"): 1,
+            ("fast_pool", "a#0"): 2,
+            ("g.echelon1", "b#0"): 0,
+        },
+    )
+    found = frame(None, text)
+    assert (instance(found, "a#0").in_flight, instance(found, "b#0").in_flight) == (3, 0)
+
+
+def test_a_page_without_the_in_flight_gauge_leaves_it_unknown() -> None:
+    text = page(attempts={(W, "a#0", "ok"): 1})
+    assert instance(frame(None, text), "a#0").in_flight is None
+
+
+def test_an_instances_p95_is_over_its_answered_attempts_since_start() -> None:
+    text = page(
+        attempts={(W, "a#0", "ok"): 10, (W, "a#0", "timeout"): 50},
+        attempt_durations={
+            (W, "a#0", "ok"): SLOW,
+            # Failed attempts are left out, however long they took.
+            (W, "a#0", "error"): [("0.1", 0), ("1.0", 0), ("10.0", 0), ("+Inf", 50)],
+        },
+    )
+    assert instance(frame(None, text), "a#0").p95_seconds == pytest.approx(1.0 + 9.0 * 9.5 / 10)
+
+
+def test_an_instances_p95_is_over_the_window_and_every_wrapper() -> None:
+    before = page(attempts={(W, "a#0", "ok"): 10}, attempt_durations={(W, "a#0", "ok"): SLOW})
+    # In the window: 10 fast attempts through W and 10 of 0.1-1 s through another wrapper.
+    after = page(
+        attempts={(W, "a#0", "ok"): 20, ("p_wrapper", "a#0", "ok"): 10},
+        attempt_durations={
+            (W, "a#0", "ok"): [("0.1", 10), ("1.0", 10), ("10.0", 20), ("+Inf", 20)],
+            ("p_wrapper", "a#0", "ok"): [("0.1", 0), ("1.0", 10), ("10.0", 10), ("+Inf", 10)],
+        },
+    )
+    row = instance(frame(before, after), "a#0")
+    assert row.p95_seconds == pytest.approx(0.1 + 0.9 * (19 - 10) / 10)
+
+
+def test_an_instance_without_answered_attempts_has_no_p95() -> None:
+    text = page(
+        attempts={(W, "a#0", "timeout"): 4},
+        attempt_durations={(W, "a#0", "error"): [("0.1", 0), ("+Inf", 4)]},
+    )
+    assert instance(frame(None, text), "a#0").p95_seconds is None
+
+
 def test_a_window_without_answered_calls_has_no_p95() -> None:
     text = page(calls={(W, "ok"): 10}, durations={W: SLOW})
     row = flow(frame(text, text))

@@ -27,7 +27,15 @@ def test_rows_show_their_figures_and_a_dash_for_what_is_unknown() -> None:
         window_seconds=2.0,
         flows=(FlowRow("g_wrapper", 1, 40, 2.5, 0.123, 3, 0.5),),
         instances=(
-            InstanceRow("a#0", breaker="open", calls=7, calls_per_second=0.0, errors=7),
+            InstanceRow(
+                "a#0",
+                breaker="open",
+                in_flight=2,
+                calls=7,
+                calls_per_second=0.0,
+                p95_seconds=0.0456,
+                errors=7,
+            ),
             InstanceRow("[bold]b#0", breaker="closed", cooldown_seconds=2.34),
         ),
         notes=("a note",),
@@ -46,7 +54,22 @@ def test_rows_show_their_figures_and_a_dash_for_what_is_unknown() -> None:
     ]
     assert lines[2].split() == ["g_wrapper", "1", "40", "2.50", "123", "ms", "3", "0.50"]
     rows = {line.split()[0]: line.split()[1:] for line in lines[5:7]}
-    assert rows["a#0"] == ["open", MISSING, MISSING, MISSING, "7", "0.00", "7", MISSING, MISSING]
+    assert lines[4].split()[5:11] == ["IN", "FLIGHT", "CALLS", "CALLS/S", "P95", "ERRORS"]
+    # BREAKER FAILURES COOL-DOWN HEALTH IN-FLIGHT CALLS CALLS/S P95 ERRORS ERR/S ERROR-KIND
+    assert rows["a#0"] == [
+        "open",
+        MISSING,
+        MISSING,
+        MISSING,
+        "2",
+        "7",
+        "0.00",
+        "46",
+        "ms",
+        "7",
+        MISSING,
+        MISSING,
+    ]
     assert rows["[bold]b#0"][:3] == ["closed", MISSING, "2.3s"]  # markup stays text
     assert lines[-1] == "a note"
 

@@ -1,5 +1,8 @@
 """A frame from two scrapes of the metrics: counts as they stand, rates and p95 over the time
-between the scrapes (or counts and p95 since the process started, from a first scrape)."""
+between the scrapes (or counts and p95 since the process started, from a first scrape).
+
+A wrapper's p95 is over its answered calls, an instance's over its answered attempts (for a
+stream: to the first chunk), from the buckets filled in the window."""
 
 from __future__ import annotations
 
@@ -73,7 +76,7 @@ def _wrappers(window: _Window) -> Iterable[FlowRow]:
     calls_grown = _sum_by(grown, "wrapper")
     errors_grown = _sum_by(grown, "wrapper", outcome="error")
     in_flight = _sum_by(current.series("calls_in_flight"), "wrapper")
-    latency = _buckets(window, "call_duration_seconds_bucket")
+    latency = _buckets(window, "call_duration_seconds_bucket", "wrapper")
     for name in sorted(calls.keys() | in_flight.keys()):
         yield FlowRow(
             name=redact(name),
@@ -95,12 +98,16 @@ def _instances(window: _Window) -> Iterable[InstanceRow]:
     errors = _errors_by_instance(attempts)
     errors_grown = _errors_by_instance(grown)
     breakers = _breakers(current.series("breaker_state"))
-    for name in sorted(calls.keys() | breakers.keys()):
+    in_flight = _sum_by(current.series("instance_attempts_in_flight"), "instance")
+    latency = _buckets(window, "attempt_duration_seconds_bucket", "instance", outcome="ok")
+    for name in sorted(calls.keys() | breakers.keys() | in_flight.keys()):
         yield InstanceRow(
             name=redact(name),
             breaker=breakers.get(name),
+            in_flight=_count(in_flight.get(name)),
             calls=int(calls.get(name, 0)),
             calls_per_second=window.rate(calls_grown.get(name, 0.0)),
+            p95_seconds=bucket_quantile(P95, latency.get(name, [])),
             errors=sum(errors[name].values()),
             errors_per_second=window.rate(sum(errors_grown[name].values())),
             top_error=_most_common(errors_grown[name]) or _most_common(errors[name]),
@@ -112,9 +119,14 @@ def _sum_by(series: Mapping[Labels, float], label: str, **only: str) -> dict[str
     sums: dict[str, float] = defaultdict(float)
     for labels, value in series.items():
         found = dict(labels)
-        if all(found.get(k) == v for k, v in only.items()):
+        if _matches(found, only):
             sums[found[label]] += value
     return sums
+
+
+def _matches(labels: Mapping[str, str], only: Mapping[str, str]) -> bool:
+    """Whether `labels` carry every value `only` asks for."""
+    return all(labels.get(k) == v for k, v in only.items())
 
 
 def _errors_by_instance(attempts: Mapping[Labels, float]) -> dict[str, Counter[str]]:
@@ -127,15 +139,24 @@ def _errors_by_instance(attempts: Mapping[Labels, float]) -> dict[str, Counter[s
     return errors
 
 
-def _buckets(window: _Window, name: str) -> dict[str, list[tuple[float, float]]]:
-    """Each wrapper's cumulative buckets of histogram `name`: those filled between the scrapes,
-    or all since start on a first scrape."""
+def _buckets(
+    window: _Window, name: str, label: str, **only: str
+) -> dict[str, list[tuple[float, float]]]:
+    """The cumulative buckets of histogram `name` by the value of `label`, over series whose
+    labels match `only` (added up bound by bound): those filled between the scrapes, or all
+    since start on a first scrape."""
     series = window.increases(name) if window.seconds is not None else window.current.series(name)
-    by_wrapper: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    by_value: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
     for labels, count in series.items():
         found = dict(labels)
-        by_wrapper[found["wrapper"]].append((float(found["le"]), count))
-    return by_wrapper
+        if _matches(found, only):
+            by_value[found[label]][float(found["le"])] += count
+    return {value: list(bounds.items()) for value, bounds in by_value.items()}
+
+
+def _count(value: float | None) -> int | None:
+    """A gauge's value as a count; None when the page has no such sample."""
+    return None if value is None else int(value)
 
 
 def _breakers(series: Mapping[Labels, float]) -> dict[str, str | None]:

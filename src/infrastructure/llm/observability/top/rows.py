@@ -20,10 +20,11 @@ class FlowRow:
 
 @dataclass(frozen=True)
 class InstanceRow:
-    """One instance: its breaker and, as far as the source knows, its calls and errors.
+    """One instance: its breaker and, as far as the source knows, its attempts and errors.
 
     `breaker` is `closed`, `half_open` or `open` (per target or group when they differ);
-    `failures` are consecutive, `cooldown_seconds` what is left of a cool-down.
+    `failures` are consecutive, `cooldown_seconds` what is left of a cool-down; `in_flight`
+    counts attempts admitted and not ended, `p95_seconds` is over its answered attempts.
     """
 
     name: str
@@ -31,8 +32,10 @@ class InstanceRow:
     failures: int | None = None
     cooldown_seconds: float | None = None
     health: str | None = None
+    in_flight: int | None = None
     calls: int | None = None
     calls_per_second: float | None = None
+    p95_seconds: float | None = None
     errors: int | None = None
     errors_per_second: float | None = None
     top_error: str | None = None
