@@ -34,11 +34,13 @@ def add_parser(subparsers: Subparsers) -> None:
         description="A live view of a fleet, refreshed every --interval seconds (Ctrl-C "
         "quits). From --metrics-url (a factory's serve_metrics endpoint): per wrapper, calls "
         "in flight, calls, calls/s, p95 latency of answered calls and errors; per instance, "
-        "breaker state, attempts, attempts/s, failed attempts and their commonest kind. "
+        "breaker state, attempts in flight, attempts, attempts/s, p95 latency of answered "
+        "attempts (a stream's: to its first chunk), failed attempts and their commonest kind. "
         "From Redis (--redis URL, else the config directory's state.yaml): what replicas "
         "share there, per instance the breaker, consecutive failures, cool-down and pool "
         "health, per target the concurrency slots taken; Redis keeps no latencies or call "
-        "counts, so p95, calls and errors show as '–' there, and calls/s only for targets "
+        "counts, so p95, calls, errors and an instance's in flight show as '–' there, and "
+        "calls/s only for targets "
         "with an rpm_limit (its admissions over the last 60 s). A metrics frame's rates cover "
         "the time since the previous refresh; the first frame shows counts since start.",
     )
