@@ -71,8 +71,16 @@ def _plain_log_numbers(axis: Axis) -> None:
         def __call__(self, value: float, pos: int | None = None) -> str:
             return _tick(value) if super().__call__(value, pos) else ""
 
+    class SparseMinorFormatter(PlainLogFormatter):
+        """Minor labels at 2 and 5 times a power of ten only: 3 and 4 would run together
+        at the top of a decade."""
+
+        def __call__(self, value: float, pos: int | None = None) -> str:
+            leading = f"{value:e}"[0]
+            return super().__call__(value, pos) if leading in "25" else ""
+
     axis.set_major_formatter(PlainLogFormatter())
-    axis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+    axis.set_minor_formatter(SparseMinorFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
 
 
 class Panel(Protocol):
