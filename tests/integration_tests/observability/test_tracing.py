@@ -4,6 +4,7 @@ a child span per attempt, GenAI attributes, and the failed attempt's error recor
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,4 +78,66 @@ def test_no_spans_unless_enabled(tmp_path: Path, start_sim: StartSim) -> None:
     )
     with LLMWrapperFactory.from_config_dir(directory) as factory:
         factory.get_wrapper("g_wrapper").invoke("hi")
+    assert exporter.get_finished_spans() == ()
+
+
+def test_the_attempts_of_sync_hedge_lanes_are_children_of_their_call(
+    tmp_path: Path, start_sim: StartSim, exporter: InMemorySpanExporter
+) -> None:
+    slow, fast = start_sim("slow:0.5"), start_sim("healthy")
+    models = {"m": openai_model(slow.base_url, fast.base_url)}
+    groups = {
+        "g": {
+            "echelon1": {"models": ["m"]},
+            "fallback_config": {"hedging": {"delay": 0.05, "max_extra_attempts": 1}},
+        }
+    }
+    directory = write_config(tmp_path / "llms", models, groups)
+    with LLMWrapperFactory.from_config_dir(directory) as factory:
+        message = factory.get_wrapper("g_wrapper").invoke("one two")
+    assert message.response_metadata["routing"]["hedged"] is True
+    # The losing lane's request cannot be interrupted in a sync call: its span ends with it.
+    deadline = time.monotonic() + 10
+    while len(exporter.get_finished_spans()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    spans = exporter.get_finished_spans()
+    [call] = [s for s in spans if s.name == "chat g.echelon1"]
+    lanes = [s for s in spans if s is not call]
+    assert {s.attributes["llm_wrappers.instance"] for s in lanes} == {"m#0", "m#1"}
+    assert all(s.parent is not None and s.parent.span_id == call.context.span_id for s in lanes)
+
+
+def test_a_call_the_sampler_drops_makes_no_attempt_spans(
+    tmp_path: Path, start_sim: StartSim
+) -> None:
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    exporter = InMemorySpanExporter()
+    provider = sdk.TracerProvider(sampler=ALWAYS_OFF)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    directory = write_config(
+        tmp_path / "llms",
+        {"m": openai_model(start_sim("healthy").base_url)},
+        {"g": {"echelon1": {"models": ["m"]}}},
+    )
+    created: list[str] = []
+    tracer = provider.get_tracer("test")
+    original = tracer.start_as_current_span
+
+    def counting(name: str, *args: object, **kwargs: object) -> object:
+        created.append(name)
+        return original(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    class CountingProvider:
+        def get_tracer(self, *args: object, **kwargs: object) -> object:
+            tracer.start_as_current_span = counting  # type: ignore[method-assign]
+            return tracer
+
+    enable_tracing(CountingProvider())
+    try:
+        with LLMWrapperFactory.from_config_dir(directory) as factory:
+            factory.get_wrapper("g_wrapper").invoke("hi")
+    finally:
+        disable_tracing()
+    assert created == ["chat g.echelon1"]  # the call's span was asked for, no attempt's
     assert exporter.get_finished_spans() == ()

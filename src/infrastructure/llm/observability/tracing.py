@@ -18,11 +18,12 @@ from infrastructure.llm.routing.engine import Served
 
 _tracer: Any = None
 _CLIENT: Any = None  # opentelemetry.trace.SpanKind.CLIENT, looked up when tracing is enabled
+_current_span: Any = None  # opentelemetry.trace.get_current_span, likewise
 
 
 def enable_tracing(tracer_provider: Any = None) -> None:
     """Trace every routed call with `tracer_provider` (default: the global one)."""
-    global _tracer, _CLIENT
+    global _tracer, _CLIENT, _current_span
     try:
         from opentelemetry import trace
     except ImportError:
@@ -31,6 +32,7 @@ def enable_tracing(tracer_provider: Any = None) -> None:
         ) from None
     provider = tracer_provider or trace.get_tracer_provider()
     _CLIENT = trace.SpanKind.CLIENT
+    _current_span = trace.get_current_span
     _tracer = provider.get_tracer("infrastructure.llm")
 
 
@@ -53,8 +55,9 @@ def call_span(wrapper: str, route: str, streaming: bool) -> AbstractContextManag
 
 
 def attempt_span(member: Member) -> AbstractContextManager[Any]:
-    """The span of one attempt on `member`'s instance, a child of its call's span."""
-    if _tracer is None:
+    """The span of one attempt on `member`'s instance, a child of its call's span; none when
+    the sampler dropped the call's span (its children would be dropped too)."""
+    if _tracer is None or not _current_span().is_recording():
         return nullcontext(None)
     instance = member.instance
     echelon = member.echelon

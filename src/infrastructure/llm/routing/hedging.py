@@ -14,6 +14,7 @@ lane is due, which finished lane wins, which error to raise.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -145,7 +146,8 @@ class Hedger:
 
         def launch() -> Future[Served[T]]:
             lane = record.lane()
-            future = executor.submit(run_lane, lane)
+            # The lane runs in the caller's context (its span, LangChain's run), as its own copy.
+            future = executor.submit(contextvars.copy_context().run, run_lane, lane)
             lanes[future] = (lane, clock.now())
             return future
 
