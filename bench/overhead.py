@@ -15,7 +15,7 @@ the spread (min to max) across rounds: this machine is noisy.
 
 `--observed` turns on everything operators may watch for the whole run: Prometheus metrics
 (scraped once a second) and OpenTelemetry spans (the SDK, spans batched to an exporter that
-drops them; `--sample-ratio` keeps that share of traces, default all). Goal with it on: HTTP
+drops them; `--sample-ratio` traces that share of calls, default all). Goal with it on: HTTP
 p50 ratio at most 1.05. `--sequential-only` runs part 1.
 
     python bench/overhead.py [--rounds 5] [--calls 1000] [--concurrent-calls 3000]
@@ -189,14 +189,13 @@ def rounds_of(rounds: int, measure: Callable[[], dict[str, float]]) -> list[dict
 
 
 def observe(wrapper: BaseChatModel, sample_ratio: float) -> None:
-    """Metrics served and scraped every second, and spans recorded (the share `sample_ratio`
-    of traces, as a parent-based ratio sampler keeps), for `wrapper`'s calls."""
+    """Metrics served and scraped every second, and spans recorded (for the share
+    `sample_ratio` of calls: `enable_tracing`'s own sampling), for `wrapper`'s calls."""
     import threading
     import urllib.request
 
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
     from prometheus_client import CollectorRegistry, start_http_server
 
     from infrastructure.llm.observability.metrics import FleetCollector
@@ -206,9 +205,9 @@ def observe(wrapper: BaseChatModel, sample_ratio: float) -> None:
         def export(self, spans: Any) -> SpanExportResult:
             return SpanExportResult.SUCCESS
 
-    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(sample_ratio)))
+    provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(Dropped()))
-    enable_tracing(provider)
+    enable_tracing(provider, sample_ratio=sample_ratio)
     registry = CollectorRegistry()
     registry.register(FleetCollector(lambda: [wrapper]))  # type: ignore[list-item]
     server, _ = start_http_server(0, "127.0.0.1", registry)

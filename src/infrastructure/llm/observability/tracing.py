@@ -2,11 +2,14 @@
 per attempt, with the GenAI semantic-convention attributes and the routing's own.
 
 Off until `enable_tracing()`; until then a call pays one check of a module global. Exceptions
-are recorded on the span that saw them and set its status to error.
+are recorded on the span that saw them and set its status to error. With a `sample_ratio`
+below 1, a call outside any recording span is traced with that probability, decided here
+before the SDK is asked: an SDK sampler that drops a call still builds a span for it.
 """
 
 from __future__ import annotations
 
+import random
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,11 +22,22 @@ from infrastructure.llm.routing.engine import Served
 _tracer: Any = None
 _CLIENT: Any = None  # opentelemetry.trace.SpanKind.CLIENT, looked up when tracing is enabled
 _current_span: Any = None  # opentelemetry.trace.get_current_span, likewise
+_sample_ratio = 1.0
+_draw = random.random
 
 
-def enable_tracing(tracer_provider: Any = None) -> None:
-    """Trace every routed call with `tracer_provider` (default: the global one)."""
-    global _tracer, _CLIENT, _current_span
+def enable_tracing(tracer_provider: Any = None, sample_ratio: float = 1.0) -> None:
+    """Trace routed calls with `tracer_provider` (default: the global one): every call inside
+    a recording span (the caller's trace was sampled), and `sample_ratio` of the others."""
+    global _tracer, _CLIENT, _current_span, _sample_ratio
+    if (
+        isinstance(sample_ratio, bool)
+        or not isinstance(sample_ratio, (int, float))
+        or not 0.0 <= sample_ratio <= 1.0  # NaN fails this too
+    ):
+        raise LLMWrapperError(
+            f"enable_tracing: sample_ratio: expected a number from 0 to 1, got {sample_ratio!r}"
+        )
     try:
         from opentelemetry import trace
     except ImportError:
@@ -33,6 +47,7 @@ def enable_tracing(tracer_provider: Any = None) -> None:
     provider = tracer_provider or trace.get_tracer_provider()
     _CLIENT = trace.SpanKind.CLIENT
     _current_span = trace.get_current_span
+    _sample_ratio = float(sample_ratio)
     _tracer = provider.get_tracer("infrastructure.llm")
 
 
@@ -42,8 +57,11 @@ def disable_tracing() -> None:
 
 
 def call_span(wrapper: str, route: str, streaming: bool) -> AbstractContextManager[Any]:
-    """The span of one call through `wrapper` (None inside when tracing is off)."""
-    if _tracer is None:
+    """The span of one call through `wrapper` (None inside when tracing is off, or when this
+    call is not sampled)."""
+    if _tracer is None or (
+        _sample_ratio < 1.0 and _draw() >= _sample_ratio and not _current_span().is_recording()
+    ):
         return nullcontext(None)
     attributes = {
         "gen_ai.operation.name": "chat",
