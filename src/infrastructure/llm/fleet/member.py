@@ -25,8 +25,9 @@ class Echelon:
     call_params: dict[str, Any]
     limits: Limits | None
 
-    @property
+    @cached_property
     def name(self) -> str:
+        """`group.echelonN`, built once: pools put it in every answer's metadata."""
         return str(FallbackTarget(self.group, self.number))
 
     @cached_property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -113,22 +114,28 @@ class PollingPoolWrapper(BaseLLMWrapper):
 
     # -- prefix_affinity: the call's key --------------------------------------------------------
 
-    @property
-    def _places_by_affinity(self) -> bool:
-        return self._pool.config.rotation_strategy is RotationStrategy.PREFIX_AFFINITY
+    @cached_property
+    def _affinity_prefix_chars(self) -> int | None:
+        """How much of a prompt the affinity key hashes; None unless the pool places calls by
+        one (read on every call: a cached property, not the pydantic private `_pool`)."""
+        config = self._pool.config
+        if config.rotation_strategy is RotationStrategy.PREFIX_AFFINITY:
+            return config.affinity_prefix_chars
+        return None
 
     def _affinity(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> str | None:
         session = kwargs.pop(SESSION_ARGUMENT, None)
-        if not self._places_by_affinity:
+        prefix_chars = self._affinity_prefix_chars
+        if prefix_chars is None:
             return None
-        return affinity_key(messages, session, self._pool.config.affinity_prefix_chars)
+        return affinity_key(messages, session, prefix_chars)
 
     def _with_session(
         self, config: RunnableConfig | None, kwargs: dict[str, Any]
     ) -> dict[str, Any]:
         """`kwargs` with the call's session id added for `_affinity` (prefix_affinity pools);
         a call made inside a graph or chain without a config of its own has the caller's."""
-        if not self._places_by_affinity:
+        if self._affinity_prefix_chars is None:
             return kwargs
         session = session_id(ensure_config(config))
         return kwargs if session is None else {**kwargs, SESSION_ARGUMENT: session}
