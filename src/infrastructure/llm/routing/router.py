@@ -99,23 +99,29 @@ class CallRouter:
         attempt: Callable[[Member, float], T],
         streaming: bool,
         discard: Callable[[Served[T]], None],
-    ) -> Served[T]:
+    ) -> Served[T] | None:
         """Route one call; `discard` frees what a losing hedge lane's answer holds.
 
-        A call no instance answered is counted as failed before its error is raised.
+        A call no instance answered is counted as failed; then its error is raised, or, with
+        an offline fallback, None says the mock is to answer it.
         """
         plan, state, clock = self.plan, self.state, self.clock
-        with self._span(streaming) as span, _Accounted(self, record):
-            if self.hedger is None:
-                served = drive(route(plan, record, streaming), state, clock, attempt)
-            else:
-                served = self.hedger.race(
-                    record,
-                    lambda lane: drive(route(plan, lane, streaming), state, clock, attempt),
-                    discard,
-                )
-            describe_call(span, served, record)
-            return served
+        try:
+            with self._span(streaming) as span, _Accounted(self, record):
+                if self.hedger is None:
+                    served = drive(route(plan, record, streaming), state, clock, attempt)
+                else:
+                    served = self.hedger.race(
+                        record,
+                        lambda lane: drive(route(plan, lane, streaming), state, clock, attempt),
+                        discard,
+                    )
+                describe_call(span, served, record)
+                return served
+        except AllTargetsFailedError:
+            if self.offline is None:
+                raise
+            return None
 
     async def aserve(
         self,
@@ -123,20 +129,25 @@ class CallRouter:
         attempt: Callable[[Member, float], Awaitable[Any]],
         streaming: bool,
         discard: Callable[[Served[Any]], Awaitable[None]],
-    ) -> Served[Any]:
+    ) -> Served[Any] | None:
         """Async twin of `serve`."""
         plan, state, clock = self.plan, self.state, self.clock
-        with self._span(streaming) as span, _Accounted(self, record):
-            if self.hedger is None:
-                served = await adrive(route(plan, record, streaming), state, clock, attempt)
-            else:
-                served = await self.hedger.arace(
-                    record,
-                    lambda lane: adrive(route(plan, lane, streaming), state, clock, attempt),
-                    discard,
-                )
-            describe_call(span, served, record)
-            return served
+        try:
+            with self._span(streaming) as span, _Accounted(self, record):
+                if self.hedger is None:
+                    served = await adrive(route(plan, record, streaming), state, clock, attempt)
+                else:
+                    served = await self.hedger.arace(
+                        record,
+                        lambda lane: adrive(route(plan, lane, streaming), state, clock, attempt),
+                        discard,
+                    )
+                describe_call(span, served, record)
+                return served
+        except AllTargetsFailedError:
+            if self.offline is None:
+                raise
+            return None
 
     def _span(self, streaming: bool) -> AbstractContextManager[Any]:
         """The OpenTelemetry span of one call (a no-op unless tracing is enabled)."""

@@ -27,7 +27,7 @@ from infrastructure.llm.cache.answer import CachedAnswer
 from infrastructure.llm.cache.lookup import Hit
 from infrastructure.llm.cache.request_key import RequestKey
 from infrastructure.llm.cache.response_cache import BYPASS_ARGUMENT, ResponseCache
-from infrastructure.llm.errors import AllTargetsFailedError, EmptyStreamError
+from infrastructure.llm.errors import EmptyStreamError
 from infrastructure.llm.fleet.health_probe import (
     DEFAULT_PROBE_TIMEOUT,
     ProbeResult,
@@ -238,10 +238,6 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         served: Served[ChatResult] | None
         try:
             served = router.serve(record, attempt, False, _keep)
-        except AllTargetsFailedError:
-            if router.offline is None:
-                raise
-            served = None
         finally:
             report_hops(run_manager, record)
         if served is None:
@@ -274,10 +270,6 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         served: Served[ChatResult] | None
         try:
             served = await router.aserve(record, attempt, False, _akeep)
-        except AllTargetsFailedError:
-            if router.offline is None:
-                raise
-            served = None
         finally:
             await areport_hops(run_manager, record)
         if served is None:
@@ -338,10 +330,6 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         served: Served[Opened] | None
         try:
             served = router.serve(record, attempt, True, self._drop_stream)
-        except AllTargetsFailedError:
-            if router.offline is None:
-                raise
-            served = None
         finally:
             report_hops(run_manager, record)
         if served is None:
@@ -403,10 +391,6 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         served: Served[AsyncOpened] | None
         try:
             served = await router.aserve(record, attempt, True, self._adrop_stream)
-        except AllTargetsFailedError:
-            if router.offline is None:
-                raise
-            served = None
         finally:
             await areport_hops(run_manager, record)
         if served is None:
