@@ -31,3 +31,13 @@ class RotationStrategy(str, Enum):
     """Two random choices, the lighter by the instances' vLLM `/metrics` load."""
     PREFIX_AFFINITY = "prefix_affinity"
     """Rendezvous hashing of the call's session or prompt prefix, with bounded loads."""
+
+    @property
+    def reads_calls_in_flight(self) -> bool:
+        """Whether the order depends on each member's calls in flight here (then the rotation
+        counts them under its lock; other rotations leave the counting lock-free)."""
+        return self in (
+            RotationStrategy.LEAST_BUSY,
+            RotationStrategy.LEAST_LOADED,
+            RotationStrategy.PREFIX_AFFINITY,
+        )

@@ -40,7 +40,8 @@ class PollingPool(CandidateSet):
         rotation = make_rotation(
             config.rotation_strategy, [m.instance.weight for m in members], context=context
         )
-        super().__init__(config.name, members, rotation, clock, counts_calls=True)
+        counts_calls = config.rotation_strategy.reads_calls_in_flight
+        super().__init__(config.name, members, rotation, clock, counts_calls=counts_calls)
         self.config = config
         self.health = PoolHealth(
             config.name,
