@@ -10,7 +10,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from infrastructure.llm.observability.top.rows import Frame
+from infrastructure.llm.observability.top.rows import FlowRow, Frame, InstanceRow
 
 MISSING = "–"
 """What a cell shows for a figure its source does not have."""
@@ -43,15 +43,7 @@ def render(frame: Frame) -> RenderableType:
 def _flows(frame: Frame) -> Table:
     table = _table(frame.flow_label, "IN FLIGHT", "CALLS", "CALLS/S", "P95", "ERRORS", "ERR/S")
     for row in frame.flows:
-        table.add_row(
-            Text(row.name),
-            _cell(row.in_flight, str),
-            _cell(row.calls, str),
-            _cell(row.calls_per_second, _rate),
-            _cell(row.p95_seconds, _duration),
-            _cell(row.errors, str),
-            _cell(row.errors_per_second, _rate),
-        )
+        table.add_row(Text(row.name), *_figures(row))
     return table
 
 
@@ -78,15 +70,22 @@ def _instances(frame: Frame) -> Table:
             _cell(row.failures, str),
             _cell(row.cooldown_seconds, lambda s: f"{s:.1f}s"),
             _styled(row.health),
-            _cell(row.in_flight, str),
-            _cell(row.calls, str),
-            _cell(row.calls_per_second, _rate),
-            _cell(row.p95_seconds, _duration),
-            _cell(row.errors, str),
-            _cell(row.errors_per_second, _rate),
+            *_figures(row),
             _cell(row.top_error, str),
         )
     return table
+
+
+def _figures(row: FlowRow | InstanceRow) -> tuple[Text, ...]:
+    """The cells both tables show: in flight, calls, calls/s, p95, errors, errors/s."""
+    return (
+        _cell(row.in_flight, str),
+        _cell(row.calls, str),
+        _cell(row.calls_per_second, _rate),
+        _cell(row.p95_seconds, _duration),
+        _cell(row.errors, str),
+        _cell(row.errors_per_second, _rate),
+    )
 
 
 def _table(first: str, *figures: str, text: tuple[str, ...] = ()) -> Table:
