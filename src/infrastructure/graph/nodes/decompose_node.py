@@ -31,6 +31,7 @@ from infrastructure.graph.decomposition.rules import split_question
 from infrastructure.graph.decomposition.structured import SubQuestions, split_request, usable
 from infrastructure.graph.error_handler import ErrorHandler, ErrorRecord
 from infrastructure.graph.nodes.settings import parse_settings
+from infrastructure.graph.nodes.state_node import StateNode
 from infrastructure.llm.cache.lookup import NearAnswer
 from infrastructure.llm.errors import LLMWrapperError, describe_error
 from infrastructure.llm.redaction import redact
@@ -105,7 +106,7 @@ class _Part(TypedDict):
     question: str
 
 
-class DecomposeNode(Runnable[dict[str, Any], dict[str, Any]]):
+class DecomposeNode(StateNode):
     """A LangGraph node answering a complex question part by part through named wrappers.
 
     The wrappers named in `config` must exist in `wrapper_factory` (checked here, so a
@@ -365,16 +366,6 @@ class DecomposeNode(Runnable[dict[str, Any], dict[str, Any]]):
             update["errors"] = [*(state.get("errors") or []), *run["errors"]]
             update["last_error"] = run["errors"][-1]
         return update
-
-    def invoke(
-        self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any
-    ) -> dict[str, Any]:
-        return self.execute(input, config)
-
-    async def ainvoke(
-        self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any
-    ) -> dict[str, Any]:
-        return await self.aexecute(input, config)
 
 
 def _in_order(run: _Run) -> list[SubAnswer]:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, InstanceOf
 
 from infrastructure.graph.error_handler import ErrorHandler
 from infrastructure.graph.nodes.settings import parse_settings
+from infrastructure.graph.nodes.state_node import StateNode
 from infrastructure.llm.errors import LLMWrapperError
 from infrastructure.llm.wrappers.factory import LLMWrapperFactory
 
@@ -65,7 +66,7 @@ class LLMNodeSettings(BaseModel):
         return self.llm_wrapper or self.task_group or self.polling_pool or client
 
 
-class LLMNode(Runnable[dict[str, Any], dict[str, Any]]):
+class LLMNode(StateNode):
     """Reads `messages` from the state, calls the resolved model, returns `{"messages": [reply]}`.
 
     Use it as `builder.add_node("llm", LLMNode(...))` (sync and async runs), or call
@@ -198,13 +199,3 @@ class LLMNode(Runnable[dict[str, Any], dict[str, Any]]):
         if settings.on_error == "raise":
             raise exc
         return ErrorHandler(settings.error_language).update_for(exc, state)
-
-    def invoke(
-        self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any
-    ) -> dict[str, Any]:
-        return self.execute(input, config)
-
-    async def ainvoke(
-        self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any
-    ) -> dict[str, Any]:
-        return await self.aexecute(input, config)
