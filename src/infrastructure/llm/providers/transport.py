@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import socket
 import threading
@@ -49,48 +50,64 @@ _DEFAULT_TIMEOUT = httpx2.Timeout(600.0, connect=5.0)
 class Watchdog:
     """A daemon thread that shuts the sockets of responses whose attempt ran out of time.
 
-    Watching costs a request one dict entry. Every `TICK` seconds, while responses are
-    watched, the thread forgets those whose attempt ended and shuts the sockets of those past
-    their limit, so a limit holds to within one tick. With nothing watched it sleeps.
+    The thread sleeps until the earliest limit among the responses it watches; then it
+    forgets the attempts that ended, shuts the sockets of those past their limit, and sleeps
+    until the next one. Watching costs a request a dict entry, and a wake-up only when its
+    limit comes before the thread's next one (so a steady stream of calls with the same
+    timeout wakes the thread once a timeout, not once a call). Entries of ended attempts are
+    also dropped when watching, once they outnumber the rest, so the dict stays small.
     """
 
-    TICK = 0.02
+    _KEEP = 64
+    """Entries kept before `watch` drops those of ended attempts."""
 
     def __init__(self) -> None:
         self._active: dict[AttemptLimit, Any] = {}
-        self._busy = threading.Event()
-        self._start = threading.Lock()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._wake_at = math.inf
+        self._prune_at = self._KEEP
         self._thread: threading.Thread | None = None
 
     def watch(self, limit: AttemptLimit, stream: Any) -> None:
         """Shut `stream`'s socket if `limit` passes before the attempt ends."""
-        self._active[limit] = stream
-        if not self._busy.is_set():
-            self._busy.set()
-            if self._thread is None:
-                with self._start:
-                    if self._thread is None:
-                        self._thread = threading.Thread(
-                            target=self._run, name="llm-wrappers-watchdog", daemon=True
-                        )
-                        self._thread.start()
+        with self._lock:
+            active = self._active
+            active[limit] = stream
+            if len(active) > self._prune_at:
+                for ended in [known for known in active if known.ended]:
+                    del active[ended]
+                self._prune_at = max(self._KEEP, 2 * len(active))
+            if limit.until < self._wake_at:
+                self._wake_at = limit.until
+                self._wake.set()
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="llm-wrappers-watchdog", daemon=True
+                    )
+                    self._thread.start()
 
     def _run(self) -> None:
-        active = self._active
+        sleep: float | None = None
         while True:
-            self._busy.wait()
-            time.sleep(self.TICK)
-            now = time.monotonic()
-            for limit, stream in list(active.items()):
-                if limit.ended:
-                    active.pop(limit, None)
-                elif limit.until <= now:
-                    active.pop(limit, None)
-                    self._cut(limit, stream)
-            if not active:
-                self._busy.clear()
-                if active:  # watched meanwhile: keep ticking
-                    self._busy.set()
+            self._wake.wait(sleep)
+            with self._lock:
+                self._wake.clear()
+                now = time.monotonic()
+                due = []
+                earliest = math.inf
+                for limit, stream in list(self._active.items()):
+                    if limit.ended:
+                        del self._active[limit]
+                    elif limit.until <= now:
+                        del self._active[limit]
+                        due.append((limit, stream))
+                    else:
+                        earliest = min(earliest, limit.until)
+                self._wake_at = earliest
+            for limit, stream in due:
+                self._cut(limit, stream)
+            sleep = None if earliest == math.inf else earliest - now
 
     @staticmethod
     def _cut(limit: AttemptLimit, stream: Any) -> None:
