@@ -120,6 +120,10 @@ class Watchdog:
             sock.shutdown(socket.SHUT_RDWR)
 
 
+_LEAST_WAIT = 0.001
+"""The socket timeout of a request whose attempt has no time left: fail at once."""
+
+
 class LimitedTransport(httpx2.BaseTransport):
     """Holds each request to the current attempt's limit, and notes 2xx answers on it."""
 
@@ -129,9 +133,12 @@ class LimitedTransport(httpx2.BaseTransport):
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         limit = CURRENT_ATTEMPT.get()
-        response = self._inner.handle_request(request)
         if limit is None:
-            return response
+            return self._inner.handle_request(request)
+        # Until the headers arrive, each connect, write and read waits at most what is left.
+        left = max(limit.until - time.monotonic(), _LEAST_WAIT)
+        request.extensions["timeout"] = {"connect": left, "read": left, "write": left, "pool": left}
+        response = self._inner.handle_request(request)
         if 200 <= response.status_code < 300:
             limit.answered = True
         stream = response.extensions.get("network_stream")
