@@ -1,16 +1,20 @@
 """What a LangChain trace of a routed call shows: the routing facts in the run's outputs
 (`generation_info["routing"]`, not only the message's metadata), each fallback hop as a
-custom event on the run of an invoke, and still one run per call, over real HTTP."""
+custom event on the run, invoked or streamed, and still one run per call (with the caller's
+`run_id` when given, and one LangSmith run with tracing on), over real HTTP."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
+import langsmith
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tracers.langchain import LangChainTracer
 
 from infrastructure.llm import LLMWrapperFactory
 from infrastructure.llm.wrappers.run_events import FALLBACK_EVENT
@@ -49,10 +53,11 @@ class Trace(BaseCallbackHandler):
         self.events.append((name, data, run_id))
 
 
-@pytest.mark.parametrize("mode", ["invoke", "ainvoke", "stream", "astream"])
-def test_routing_facts_and_hops_reach_the_trace(
-    tmp_path: Path, start_sim: StartSim, mode: str
-) -> None:
+MODES = ["invoke", "ainvoke", "stream", "astream"]
+
+
+def call_routed(tmp_path: Path, start_sim: StartSim, mode: str, config: RunnableConfig) -> None:
+    """One call by `mode` to a group whose first echelon answers 500 and whose second answers."""
     models = {
         "bad": openai_model(start_sim("error_rate:1.0").base_url),
         "good": openai_model(start_sim("healthy").base_url),
@@ -61,8 +66,6 @@ def test_routing_facts_and_hops_reach_the_trace(
         "g": {"echelon1": {"models": ["bad"], "max_retries": 0}, "echelon2": {"models": ["good"]}}
     }
     directory = write_config(tmp_path / "llms", models, groups)
-    trace = Trace()
-    config = {"callbacks": [trace]}
     with LLMWrapperFactory.from_config_dir(directory) as factory:
         llm = factory.get_wrapper("g_wrapper")
         if mode == "invoke":
@@ -78,15 +81,70 @@ def test_routing_facts_and_hops_reach_the_trace(
                     pass
 
             asyncio.run(consume())
+
+
+def the_hop_on_the_run(trace: Trace) -> UUID:
+    """Assert `trace` saw one run and one hop event on it; the run's id."""
+    [run_id] = trace.runs
+    [(name, data, event_run_id)] = trace.events
+    assert (name, event_run_id) == (FALLBACK_EVENT, run_id)
+    assert (data["from_target"], data["to_target"]) == ("g.echelon1", "g.echelon2")
+    assert data["error_type"] and "500" in data["reason"]
+    return run_id
+
+
+@pytest.mark.parametrize("given_run_id", [False, True], ids=["new_run_id", "callers_run_id"])
+@pytest.mark.parametrize("mode", MODES)
+def test_routing_facts_and_hops_reach_the_trace(
+    tmp_path: Path, start_sim: StartSim, mode: str, given_run_id: bool
+) -> None:
+    trace = Trace()
+    config = RunnableConfig(callbacks=[trace])
+    if given_run_id:
+        config["run_id"] = uuid4()
+    call_routed(tmp_path, start_sim, mode, config)
     assert len(trace.runs) == 1 and len(trace.outputs) == 1
     routing = trace.outputs[0].generations[0][0].generation_info["routing"]
     assert routing.keys() >= FACTS
     assert (routing["instance"], routing["echelon"], routing["fallbacks"]) == ("good#0", 2, 1)
-    if mode in ("stream", "astream"):
-        # LangChain's stream() does not hand the model its run: no events to send them to.
-        assert trace.events == []
-        return
-    [(name, data, run_id)] = trace.events
-    assert (name, run_id) == (FALLBACK_EVENT, trace.runs[0])
-    assert (data["from_target"], data["to_target"]) == ("g.echelon1", "g.echelon2")
-    assert data["error_type"] and "500" in data["reason"]
+    run_id = the_hop_on_the_run(trace)
+    if given_run_id:
+        assert run_id == config["run_id"]
+
+
+class Client:
+    """A LangSmith client that keeps the ids of the runs it is sent."""
+
+    def __init__(self) -> None:
+        self.created: list[UUID] = []
+
+    def create_run(self, **run: Any) -> None:
+        self.created.append(run["id"])
+
+    def update_run(self, run_id: UUID, **run: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_with_tracing_on_the_tracer_of_the_run_gets_its_hops(
+    tmp_path: Path, start_sim: StartSim, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With `LANGSMITH_TRACING=true`, LangChain makes the env tracer once per call (not once
+    for the run and once for the events), and the events reach a tracer holding the run: the
+    run's own, or (streamed) the one LangChain copied it from, which shares its map of runs."""
+    holding: list[bool] = []
+
+    def on_custom_event(tracer: LangChainTracer, name: str, data: Any, **kwargs: Any) -> None:
+        holding.append(str(kwargs["run_id"]) in tracer.run_map)
+
+    monkeypatch.setattr(LangChainTracer, "on_custom_event", on_custom_event, raising=False)
+    trace, client = Trace(), Client()
+    try:
+        with monkeypatch.context() as env:
+            env.setenv("LANGSMITH_TRACING", "true")
+            langsmith.utils.get_env_var.cache_clear()  # it caches what it read
+            with langsmith.tracing_context(client=client, project_name="run-events"):
+                call_routed(tmp_path, start_sim, mode, RunnableConfig(callbacks=[trace]))
+    finally:
+        langsmith.utils.get_env_var.cache_clear()
+    assert client.created == [the_hop_on_the_run(trace)] and holding == [True]

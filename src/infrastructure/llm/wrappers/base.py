@@ -11,15 +11,16 @@ import asyncio
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import aclosing
 from functools import cached_property
 from typing import Any, ClassVar, TypeVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.base import LangSmithParams
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool
 from pydantic import ConfigDict
 
@@ -42,7 +43,12 @@ from infrastructure.llm.routing.call_record import CallRecord
 from infrastructure.llm.routing.drivers import within
 from infrastructure.llm.routing.engine import Served
 from infrastructure.llm.routing.router import CallRouter
-from infrastructure.llm.wrappers.run_events import areport_hops, report_hops
+from infrastructure.llm.wrappers.run_events import (
+    RUN_ARGUMENT,
+    areport_hops,
+    report_hops,
+    stream_run,
+)
 from infrastructure.llm.wrappers.stream_relay import (
     AsyncOpened,
     Opened,
@@ -116,6 +122,12 @@ class BaseLLMWrapper(BaseChatModel, ABC):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         return {"wrapper": self.name, "routes": self.routed_name}
+
+    def _get_invocation_params(
+        self, stop: list[str] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        kwargs.pop(RUN_ARGUMENT, None)  # a stream's run handle is no invocation param
+        return super()._get_invocation_params(stop=stop, **kwargs)
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = LangSmithParams(
@@ -293,6 +305,36 @@ class BaseLLMWrapper(BaseChatModel, ABC):
 
     # -- stream -------------------------------------------------------------------------------
 
+    def stream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Iterator[AIMessageChunk]:
+        """LangChain's `stream`, whose `_stream` gets the run's manager (see `run_events`)."""
+        if self._should_stream(async_api=False, **{**kwargs, "stream": True}):
+            ls_params = self._get_ls_params_with_defaults(stop=stop, **kwargs)
+            config, kwargs[RUN_ARGUMENT] = stream_run(self, config, ls_params, asynchronous=False)
+        yield from super().stream(input, config, stop=stop, **kwargs)
+
+    async def astream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[AIMessageChunk]:
+        """Async twin of `stream`."""
+        if self._should_stream(async_api=True, **{**kwargs, "stream": True}):
+            ls_params = self._get_ls_params_with_defaults(stop=stop, **kwargs)
+            config, kwargs[RUN_ARGUMENT] = stream_run(self, config, ls_params, asynchronous=True)
+        async with aclosing(super().astream(input, config, stop=stop, **kwargs)) as chunks:
+            async for chunk in chunks:
+                yield chunk
+
     def _stream(
         self,
         messages: list[BaseMessage],
@@ -300,6 +342,8 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        run_manager = kwargs.pop(RUN_ARGUMENT, None) or run_manager
+
         def attempt(member: Member, timeout: float) -> Opened:
             request = _request_kwargs(member, timeout, kwargs)
             chunks = member.instance.chat_model._stream(messages, stop=stop, **request)
@@ -359,6 +403,8 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
+        run_manager = kwargs.pop(RUN_ARGUMENT, None) or run_manager
+
         async def attempt(member: Member, timeout: float) -> AsyncOpened:
             request = _request_kwargs(member, timeout, kwargs)
             model = member.instance.models.for_running_loop()
