@@ -60,7 +60,7 @@ def plan(tmp_path: Path) -> FallbackPlan:
 def the_attempt(clock: AttemptClock, in_flight: list[dict[str, int]], plan: FallbackPlan) -> Any:
     """An attempt that takes its instance's time, noting the target's attempts in flight."""
 
-    def attempt(member: Member, timeout: float) -> str:
+    def attempt(member: Member) -> str:
         in_flight.append(plan.stages[0].candidates.in_flight())
         clock.now += TAKES[member.instance.id]
         if member.instance.id == "a#0":
@@ -97,8 +97,8 @@ def test_the_async_driver_times_each_attempt(
     in_flight: list[dict[str, int]] = []
     sync_attempt = the_attempt(attempt_clock, in_flight, plan)
 
-    async def attempt(member: Member, timeout: float) -> str:
-        return sync_attempt(member, timeout)  # type: ignore[no-any-return]
+    async def attempt(member: Member) -> str:
+        return sync_attempt(member)  # type: ignore[no-any-return]
 
     served = asyncio.run(adrive(route(plan, call, False), InMemoryState(), FakeClock(), attempt))
     assert served.value == "the answer"

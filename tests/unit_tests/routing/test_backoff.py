@@ -88,7 +88,7 @@ def pauses_of_a_dead_instance(
     plan = EnhancedFallbackManager(manager).plan("g")
     attempts: list[str] = []
 
-    def attempt(member: Any, timeout: float) -> str:
+    def attempt(member: Any) -> str:
         attempts.append(member.instance.id)
         raise ConnectionRefusedError("connection refused")
 
@@ -121,7 +121,7 @@ def test_a_server_retry_after_longer_than_the_backoff_wins(tmp_path: Path) -> No
     request = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
     response = httpx.Response(429, headers={"retry-after": "7"}, request=request)
 
-    def attempt(member: Any, timeout: float) -> str:
+    def attempt(member: Any) -> str:
         if not clock.sleeps:
             raise openai.RateLimitError("slow down", response=response, body=None)
         return "answer"

@@ -176,7 +176,7 @@ def test_the_sync_driver_runs_the_same_decisions(tmp_path: Path, clock: FakeCloc
     plan = plan_for(tmp_path, clock, ("g", {"echelon1": {"models": ["a"]}}))
     answers: list[str] = []
 
-    def attempt(member: Any, timeout: float) -> str:
+    def attempt(member: Any) -> str:
         answers.append(member.instance.id)
         if len(answers) == 1:
             raise refused_connection()

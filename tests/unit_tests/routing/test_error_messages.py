@@ -57,7 +57,7 @@ def plan_for(
 def fail_call(plan: FallbackPlan, state: InMemoryState, clock: FakeClock, error: Any) -> str:
     """Route one call whose every attempt raises `error()`; the final error's message."""
 
-    def attempt(member: Any, timeout: float) -> Any:
+    def attempt(member: Any) -> Any:
         raise error()
 
     call = CallRecord(Deadline(clock, plan.deadline))

@@ -30,11 +30,6 @@ class Instance:
         return self.models.sync()
 
     @property
-    def accepts_request_timeout(self) -> bool:
-        """Whether the chat model takes a per-request `timeout` keyword (the OpenAI SDK does)."""
-        return self.provider == "openai"
-
-    @property
     def public_url(self) -> str | None:
         """`base_url` without credentials, for reprs, stats and messages."""
         return public_url(self.base_url) if self.base_url else None

@@ -31,10 +31,11 @@ T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
-AttemptFn = Callable[[Member, float], Any]
-"""Calls one instance: `attempt(member, timeout)` returns the answer or raises."""
+AttemptFn = Callable[[Member], Any]
+"""Calls one instance: `attempt(member)` returns the answer or raises. Its time limit is
+`CURRENT_ATTEMPT`, which the package's transports enforce."""
 
-AsyncAttemptFn = Callable[[Member, float], Awaitable[Any]]
+AsyncAttemptFn = Callable[[Member], Awaitable[Any]]
 
 
 def log_transition(step: Settle, transition: Transition) -> None:
@@ -44,11 +45,11 @@ def log_transition(step: Settle, transition: Transition) -> None:
     logger.info("breaker %s: %s -> %s", breaker, before.value, after.value)
 
 
-def _no_attempts(member: Member, timeout: float) -> Any:
+def _no_attempts(member: Member) -> Any:
     raise RuntimeError("these steps make no attempts")
 
 
-async def _no_async_attempts(member: Member, timeout: float) -> Any:
+async def _no_async_attempts(member: Member) -> Any:
     raise RuntimeError("these steps make no attempts")
 
 
@@ -71,7 +72,7 @@ def drive(
                 current = CURRENT_ATTEMPT.set(limit)
                 try:
                     with attempt_span(step.member):
-                        send = attempt(step.member, limit.timeout)
+                        send = attempt(step.member)
                 finally:
                     limit.stop_clock()
                     CURRENT_ATTEMPT.reset(current)
@@ -112,7 +113,7 @@ async def adrive(
                 current = CURRENT_ATTEMPT.set(limit)
                 try:
                     with attempt_span(step.member):
-                        send = await within(limit, attempt(step.member, limit.timeout))
+                        send = await within(limit, attempt(step.member))
                 finally:
                     limit.stop_clock()
                     CURRENT_ATTEMPT.reset(current)

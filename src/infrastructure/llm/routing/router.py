@@ -96,7 +96,7 @@ class CallRouter:
     def serve(
         self,
         record: CallRecord,
-        attempt: Callable[[Member, float], T],
+        attempt: Callable[[Member], T],
         streaming: bool,
         discard: Callable[[Served[T]], None],
     ) -> Served[T] | None:
@@ -126,7 +126,7 @@ class CallRouter:
     async def aserve(
         self,
         record: CallRecord,
-        attempt: Callable[[Member, float], Awaitable[Any]],
+        attempt: Callable[[Member], Awaitable[Any]],
         streaming: bool,
         discard: Callable[[Served[Any]], Awaitable[None]],
     ) -> Served[Any] | None:

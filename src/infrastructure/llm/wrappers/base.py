@@ -60,13 +60,11 @@ from infrastructure.llm.wrappers.tool_binding import format_tools
 T = TypeVar("T")
 
 
-def _request_kwargs(member: Member, timeout: float, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Echelon defaults, overridden by the caller's kwargs, plus the attempt's timeout."""
+def _request_kwargs(member: Member, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Echelon defaults, overridden by the caller's kwargs. (The attempt's time limit is not
+    among them: the package's transports apply it.)"""
     params = member.echelon.call_params
-    merged = {**params, **kwargs} if params else dict(kwargs)
-    if member.instance.accepts_request_timeout:
-        merged["timeout"] = timeout
-    return merged
+    return {**params, **kwargs} if params else kwargs
 
 
 def health_report(results: list[ProbeResult]) -> dict[str, Any]:
@@ -234,8 +232,8 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        def attempt(member: Member, timeout: float) -> ChatResult:
-            request = _request_kwargs(member, timeout, kwargs)
+        def attempt(member: Member) -> ChatResult:
+            request = _request_kwargs(member, kwargs)
             return member.instance.chat_model._generate(messages, stop=stop, **request)
 
         router = self._router
@@ -266,8 +264,8 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        async def attempt(member: Member, timeout: float) -> ChatResult:
-            request = _request_kwargs(member, timeout, kwargs)
+        async def attempt(member: Member) -> ChatResult:
+            request = _request_kwargs(member, kwargs)
             return await member.instance.models.agenerate(messages, stop, **request)
 
         router = self._router
@@ -344,8 +342,8 @@ class BaseLLMWrapper(BaseChatModel, ABC):
     ) -> Iterator[ChatGenerationChunk]:
         run_manager = kwargs.pop(RUN_ARGUMENT, None) or run_manager
 
-        def attempt(member: Member, timeout: float) -> Opened:
-            request = _request_kwargs(member, timeout, kwargs)
+        def attempt(member: Member) -> Opened:
+            request = _request_kwargs(member, kwargs)
             chunks = member.instance.chat_model._stream(messages, stop=stop, **request)
             opening: list[ChatGenerationChunk] = []
             try:
@@ -405,8 +403,8 @@ class BaseLLMWrapper(BaseChatModel, ABC):
     ) -> AsyncIterator[ChatGenerationChunk]:
         run_manager = kwargs.pop(RUN_ARGUMENT, None) or run_manager
 
-        async def attempt(member: Member, timeout: float) -> AsyncOpened:
-            request = _request_kwargs(member, timeout, kwargs)
+        async def attempt(member: Member) -> AsyncOpened:
+            request = _request_kwargs(member, kwargs)
             model = member.instance.models.for_running_loop()
             chunks = model._astream(messages, stop=stop, **request)
             opening: list[ChatGenerationChunk] = []
