@@ -24,6 +24,8 @@ _CLIENT: Any = None  # opentelemetry.trace.SpanKind.CLIENT, looked up when traci
 _current_span: Any = None  # opentelemetry.trace.get_current_span, likewise
 _sample_ratio = 1.0
 _draw = random.random
+_NO_SPAN: AbstractContextManager[None] = nullcontext(None)
+"""What an untraced call or attempt enters: one shared no-op."""
 
 
 def enable_tracing(tracer_provider: Any = None, sample_ratio: float = 1.0) -> None:
@@ -62,7 +64,7 @@ def call_span(wrapper: str, route: str, streaming: bool) -> AbstractContextManag
     if _tracer is None or (
         _sample_ratio < 1.0 and _draw() >= _sample_ratio and not _current_span().is_recording()
     ):
-        return nullcontext(None)
+        return _NO_SPAN
     attributes = {
         "gen_ai.operation.name": "chat",
         "llm_wrappers.wrapper": wrapper,
@@ -76,7 +78,7 @@ def attempt_span(member: Member) -> AbstractContextManager[Any]:
     """The span of one attempt on `member`'s instance, a child of its call's span; none when
     the sampler dropped the call's span (its children would be dropped too)."""
     if _tracer is None or not _current_span().is_recording():
-        return nullcontext(None)
+        return _NO_SPAN
     instance = member.instance
     echelon = member.echelon
     facts = (

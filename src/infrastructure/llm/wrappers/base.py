@@ -594,7 +594,8 @@ def _add_generation_info(generation: ChatGeneration, metadata: dict[str, Any]) -
 
 
 def _milliseconds_since(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 3)
+    """Milliseconds to the microsecond (`round` would cost a call a fifth of a microsecond)."""
+    return int((time.perf_counter() - started) * 1_000_000) / 1000
 
 
 def _cache_key(

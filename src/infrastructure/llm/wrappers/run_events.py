@@ -106,7 +106,7 @@ def _hop_events(
     record: CallRecord,
 ) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
     """The arguments of `handle_event` for each hop (none without a run)."""
-    if run_manager is None:
+    if run_manager is None or not record.hops:
         return []
     where = {
         "run_id": run_manager.run_id,
