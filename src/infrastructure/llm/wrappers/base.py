@@ -124,8 +124,11 @@ class BaseLLMWrapper(BaseChatModel, ABC):
     def _get_invocation_params(
         self, stop: list[str] | None = None, **kwargs: Any
     ) -> dict[str, Any]:
-        kwargs.pop(RUN_ARGUMENT, None)  # a stream's run handle is no invocation param
-        return super()._get_invocation_params(stop=stop, **kwargs)
+        """What LangChain's default builds (`asdict()`, `stop`, the call's kwargs), without
+        its detour through the deprecated `dict()` (a warnings context on every call); a
+        stream's run handle is no invocation param."""
+        kwargs.pop(RUN_ARGUMENT, None)
+        return {**self._identifying_params, "_type": self._llm_type, "stop": stop, **kwargs}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = LangSmithParams(
