@@ -14,6 +14,8 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
+from infrastructure.llm.chat_signatures import signatures_computed_once
+
 
 def _text_of(message: BaseMessage) -> str:
     """Plain text of a message, ignoring non-text content parts."""
@@ -23,6 +25,7 @@ def _text_of(message: BaseMessage) -> str:
     return " ".join(p for p in parts if p)
 
 
+@signatures_computed_once
 class MockChatModel(BaseChatModel):
     """Answers `"<reply_prefix> <last message text>"`, word by word when streamed."""
 

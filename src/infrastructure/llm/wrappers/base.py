@@ -28,6 +28,7 @@ from infrastructure.llm.cache.answer import CachedAnswer
 from infrastructure.llm.cache.lookup import Hit
 from infrastructure.llm.cache.request_key import RequestKey
 from infrastructure.llm.cache.response_cache import BYPASS_ARGUMENT, ResponseCache
+from infrastructure.llm.chat_signatures import signatures_computed_once
 from infrastructure.llm.errors import EmptyStreamError
 from infrastructure.llm.fleet.health_probe import (
     DEFAULT_PROBE_TIMEOUT,
@@ -78,6 +79,7 @@ def health_report(results: list[ProbeResult]) -> dict[str, Any]:
     }
 
 
+@signatures_computed_once
 class BaseLLMWrapper(BaseChatModel, ABC):
     """Routing chat model: subclasses build the router calls go through; this class speaks
     LangChain."""
