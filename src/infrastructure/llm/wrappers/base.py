@@ -317,9 +317,7 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         **kwargs: Any,
     ) -> Iterator[AIMessageChunk]:
         """LangChain's `stream`, whose `_stream` gets the run's manager (see `run_events`)."""
-        if self._should_stream(async_api=False, **{**kwargs, "stream": True}):
-            ls_params = self._get_ls_params_with_defaults(stop=stop, **kwargs)
-            config, kwargs[RUN_ARGUMENT] = stream_run(self, config, ls_params, asynchronous=False)
+        config = self._stream_config(config, stop, kwargs, asynchronous=False)
         yield from super().stream(input, config, stop=stop, **kwargs)
 
     async def astream(
@@ -331,12 +329,27 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         **kwargs: Any,
     ) -> AsyncIterator[AIMessageChunk]:
         """Async twin of `stream`."""
-        if self._should_stream(async_api=True, **{**kwargs, "stream": True}):
-            ls_params = self._get_ls_params_with_defaults(stop=stop, **kwargs)
-            config, kwargs[RUN_ARGUMENT] = stream_run(self, config, ls_params, asynchronous=True)
+        config = self._stream_config(config, stop, kwargs, asynchronous=True)
         async with aclosing(super().astream(input, config, stop=stop, **kwargs)) as chunks:
             async for chunk in chunks:
                 yield chunk
+
+    def _stream_config(
+        self,
+        config: RunnableConfig | None,
+        stop: list[str] | None,
+        kwargs: dict[str, Any],
+        *,
+        asynchronous: bool,
+    ) -> RunnableConfig | None:
+        """The config to stream with; when LangChain will really stream, its run is made
+        here and its manager put in `kwargs` for `_stream`."""
+        if not self._should_stream(async_api=asynchronous, **{**kwargs, "stream": True}):
+            return config
+        ls_params = self._get_ls_params_with_defaults(stop=stop, **kwargs)
+        streamed, run = stream_run(self, config, ls_params, asynchronous=asynchronous)
+        kwargs[RUN_ARGUMENT] = run
+        return streamed
 
     def _stream(
         self,
