@@ -196,6 +196,41 @@ def test_the_rpm_window_slides_and_a_refusal_waits_exactly_enough(
         client.close()
 
 
+def answered_after(state: RedisState, g: Gate, seconds: float) -> tuple[str, float]:
+    """Admit a call under `g`'s rpm limit and settle it as answered `seconds` after its
+    admission (its lease's clock moved back instead of waiting); its member and admission."""
+    admitted = ticket(state.admit(g, 0.0))
+    lease = admitted.lease
+    lease.admitted_mono -= seconds  # type: ignore[union-attr]
+    state.settle(g, admitted, Verdict.ANSWERED, 0.0)
+    return lease.member, lease.admitted_at  # type: ignore[union-attr, return-value]
+
+
+def test_an_answered_call_moves_its_admission_to_its_answer(
+    make_state: MakeState, redis_url: str, key_prefix: str
+) -> None:
+    a, b = make_state(), make_state()
+    g = gate(rpm=2)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        name = f"{key_prefix}rpm:limits:i"
+        member, admitted_at = answered_after(a, g, 5.0)
+        a.flush()  # no admit came to carry the move: the background sends it
+        assert abs(client.zscore(name, member) - (admitted_at + 5.0)) < SLACK
+        member, admitted_at = answered_after(a, g, 3.0)
+        assert client.zscore(name, member) == pytest.approx(admitted_at, abs=1e-6)
+        # The window is full. Another process waits for the oldest entry as it stands (the
+        # second admission, its move not sent yet); this process's next admit carries the
+        # move before it counts, and waits until 60 s after that answer.
+        wait = refusal(b.admit(g, 0.0), Reason.FULL).wait
+        assert 60.0 - 2 * SLACK <= wait <= 60.0
+        wait = refusal(a.admit(g, 0.0), Reason.FULL).wait
+        assert 63.0 - 2 * SLACK <= wait <= 63.0
+        assert abs(client.zscore(name, member) - (admitted_at + 3.0)) < SLACK
+    finally:
+        client.close()
+
+
 # -- operators ------------------------------------------------------------------------------
 
 

@@ -69,6 +69,19 @@ def test_an_admit_reply_reads_as_a_ticket_that_knows_what_settling_needs() -> No
     assert CLEAN_TICKET.lease is CLEAN and not CLEAN_TICKET.slot and not CLEAN_TICKET.probe
 
 
+def test_an_rpm_admission_gives_its_ticket_a_lease_that_can_move_it() -> None:
+    rated = admission([0, 0, 0, 1, b"1000.250000"], "app:slots:l", "7.ab.2", "app:rpm:l")
+    assert type(rated) is Ticket and not rated.slot and not rated.probe
+    lease = rated.lease
+    assert isinstance(lease, Lease)
+    assert (lease.key, lease.member, lease.clean) == (None, "7.ab.2", True)
+    assert (lease.rpm_key, lease.admitted_at) == ("app:rpm:l", 1000.25)
+    both = admission([0, 1, 0, 0, b"7.5"], "app:slots:l", "7.ab.3", "app:rpm:l")
+    assert type(both) is Ticket and both.slot
+    assert (both.lease.key, both.lease.rpm_key) == ("app:slots:l", "app:rpm:l")  # type: ignore[union-attr]
+    assert admission([0, 0, 0, 1, b""], "", "7.ab.4", "app:rpm:l") is CLEAN_TICKET
+
+
 def test_a_settle_reply_reads_as_the_transition() -> None:
     assert transition([0, 1]) == (CircuitState.CLOSED, CircuitState.OPEN)
     assert transition([2, 0]) == (CircuitState.HALF_OPEN, CircuitState.CLOSED)

@@ -90,10 +90,13 @@ def test_a_closed_outage_stops_retrying(quick_retries: None) -> None:
 
 
 class FakeRedis:
-    """Records what the keeper sends: ZREMs by pipeline, renewals by script."""
+    """Records what the keeper sends: ZREMs, ZADDs and PEXPIREs by pipeline, renewals by
+    script."""
 
     def __init__(self) -> None:
         self.removed: list[tuple[str, tuple[str, ...]]] = []
+        self.moved: list[tuple[str, dict[str, float]]] = []
+        self.expiries: list[tuple[str, int]] = []
         self.renewed: list[tuple[list[str], list[Any]]] = []
         self.fail = False
 
@@ -102,6 +105,13 @@ class FakeRedis:
 
     def zrem(self, key: str, *members: str) -> None:
         self.removed.append((key, members))
+
+    def zadd(self, key: str, mapping: dict[str, float], xx: bool = False) -> None:
+        assert xx, "a move must not add an admission the window already dropped"
+        self.moved.append((key, mapping))
+
+    def pexpire(self, key: str, milliseconds: int) -> None:
+        self.expiries.append((key, milliseconds))
 
     def execute(self) -> None:
         if self.fail:
@@ -146,6 +156,37 @@ def test_an_admit_may_carry_the_releases_of_its_limits(
         assert keeper.take_pending("s:a") == []
     keeper.flush()
     assert fake.removed == []
+
+
+def rpm_lease(member: str, admitted_at: float, took: float) -> Lease:
+    """The lease of an rpm admission whose call was answered `took` seconds after it."""
+    lease = Lease(None, member, True, "r:a", admitted_at)
+    lease.admitted_mono -= took
+    return lease
+
+
+def test_an_answered_rpm_admission_moves_to_its_answer(
+    keeper: LeaseKeeper, fake: FakeRedis
+) -> None:
+    keeper.answered(rpm_lease("m1", 1000.0, 2.5))
+    keeper.flush()
+    [(key, mapping)] = fake.moved
+    assert key == "r:a" and abs(mapping["m1"] - 1002.5) < 0.05
+    assert fake.expiries == [("r:a", 61_000)]
+
+
+def test_an_admit_may_carry_the_moves_of_its_rpm_set_and_hand_them_back(
+    keeper: LeaseKeeper, fake: FakeRedis
+) -> None:
+    with keeper._sending:  # hold the thread back, as if it were busy sending
+        keeper.answered(rpm_lease("m1", 1000.0, 1.0))
+        carried = keeper.take_rescores("r:a")
+        assert carried[0] == "m1" and abs(float(carried[1]) - 1001.0) < 0.05
+        assert keeper.take_rescores("r:a") == []
+        keeper.answer_again("r:a", carried)  # the admit got no reply
+    keeper.flush()
+    [(key, mapping)] = fake.moved
+    assert key == "r:a" and list(mapping) == ["m1"]
 
 
 def renewed(fake: FakeRedis) -> tuple[list[str], list[Any]]:

@@ -17,11 +17,14 @@ import secrets
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 # Leases renewed per script call: bounds one call's size when a process holds very many.
 _RENEW_BATCH = 500
+
+RPM_KEY_LIFE_MS = 61_000
+"""An rpm set lives 61 s past its last write (the admit script sets the same)."""
 
 RELEASE_DELAY = 0.005
 """Seconds a slot given back waits for the next admit to carry it before the thread sends it."""
@@ -29,15 +32,27 @@ RELEASE_DELAY = 0.005
 
 class Lease:
     """What a ticket from Redis carries: the slot it holds (the sorted set `key` and its
-    `member` there; both None when it holds none) and whether the breaker was closed with no
-    failures when it was admitted (then a success has nothing to write)."""
+    `member` there; `key` None when it holds none), whether the breaker was closed with no
+    failures when it was admitted (then a success has nothing to write), and its rpm
+    admission, if any: the rpm set `rpm_key` holds `member` scored by `admitted_at` (server
+    time), and `admitted_mono` is this process's monotonic clock when the reply came."""
 
-    __slots__ = ("__weakref__", "clean", "key", "member")
+    __slots__ = ("__weakref__", "admitted_at", "admitted_mono", "clean", "key", "member", "rpm_key")
 
-    def __init__(self, key: str | None, member: str | None, clean: bool) -> None:
+    def __init__(
+        self,
+        key: str | None,
+        member: str | None,
+        clean: bool,
+        rpm_key: str | None = None,
+        admitted_at: float = 0.0,
+    ) -> None:
         self.key = key
         self.member = member
         self.clean = clean
+        self.rpm_key = rpm_key
+        self.admitted_at = admitted_at
+        self.admitted_mono = time.monotonic() if rpm_key else 0.0
 
 
 CLEAN = Lease(None, None, True)
@@ -80,6 +95,8 @@ class LeaseKeeper:
         # member -> (slots key, the lease): renewed while its ticket lives
         self._held: dict[str, tuple[str, weakref.ref[Lease]]] = {}
         self._pending: dict[str, list[str]] = {}  # slots key -> members to give back
+        # rpm key -> {member: new score}: admissions to move to when their call was answered
+        self._rescores: dict[str, dict[str, str]] = {}
         self._wake = threading.Condition(threading.Lock())
         self._sending = threading.Lock()  # one batch of releases on its way at a time
         self._thread: threading.Thread | None = None
@@ -106,6 +123,38 @@ class LeaseKeeper:
             self._wake.notify()
         if self._thread is None:
             self._start_thread()
+
+    def answered(self, lease: Lease) -> None:
+        """`lease`'s call was answered (or failed, or its stream opened): move its rpm
+        admission to now, in server time, soon. The request reached the server between its
+        admission and now, so an admission that leaves the 60-s window only 60 s after its
+        answer keeps the server's own count of any 60 s within the limit too."""
+        score = lease.admitted_at + (time.monotonic() - lease.admitted_mono)
+        with self._wake:
+            self._rescores.setdefault(lease.rpm_key, {})[lease.member] = f"{score:.6f}"  # type: ignore[index]
+            self._wake.notify()
+        if self._thread is None:
+            self._start_thread()
+
+    def take_rescores(self, key: str) -> list[str]:
+        """The admissions of the rpm set `key` waiting to be moved, as member, score pairs
+        (flat), for a script about to send them."""
+        if key not in self._rescores:
+            return []
+        with self._wake:
+            moved = self._rescores.pop(key, {})
+        return [item for pair in moved.items() for item in pair]
+
+    def answer_again(self, key: str, pairs: Sequence[str]) -> None:
+        """Queue again the moves of `pairs` (as `take_rescores` gave them) that a script did
+        not get to send."""
+        if not pairs:
+            return
+        with self._wake:
+            waiting = self._rescores.setdefault(key, {})
+            for member, score in zip(pairs[::2], pairs[1::2], strict=True):
+                waiting.setdefault(member, score)
+            self._wake.notify()
 
     def release_one(self, key: str) -> bool:
         """Give back one lease this process holds in the slots set `key`; False if none."""
@@ -157,7 +206,7 @@ class LeaseKeeper:
         next_renewal = time.monotonic() + interval
         while True:
             with self._wake:
-                while not self._pending and not self._closed:
+                while not self._pending and not self._rescores and not self._closed:
                     left = next_renewal - time.monotonic()
                     if left <= 0.0:
                         break
@@ -172,24 +221,29 @@ class LeaseKeeper:
                 self._send_renewals()
 
     def _await_admit(self) -> None:
-        """Under the lock: give an admit `RELEASE_DELAY` to take the pending releases."""
+        """Under the lock: give an admit `RELEASE_DELAY` to take what is pending."""
         deadline = time.monotonic() + RELEASE_DELAY
-        while self._pending and not self._closed:
+        while (self._pending or self._rescores) and not self._closed:
             left = deadline - time.monotonic()
             if left <= 0.0:
                 return
             self._wake.wait(left)
 
     def _send_releases(self) -> None:
-        """One pipeline with every pending release; on error they are left to expire."""
+        """One pipeline with every pending release and rpm move; on error the slots are left
+        to expire and the admissions to leave the window at their admission time."""
         with self._wake:
             batch, self._pending = self._pending, {}
-        if not batch:
+            moves, self._rescores = self._rescores, {}
+        if not batch and not moves:
             return
         try:
             pipe = self._pipeline()
             for key, members in batch.items():
                 pipe.zrem(key, *members)
+            for key, scores in moves.items():
+                pipe.zadd(key, {member: float(score) for member, score in scores.items()}, xx=True)
+                pipe.pexpire(key, RPM_KEY_LIFE_MS)
             pipe.execute()
         except self._errors as exc:
             self._lost(exc)

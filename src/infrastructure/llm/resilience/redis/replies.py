@@ -34,15 +34,23 @@ DIRTY_TICKET = Ticket(False, False, DIRTY)
 """Neither slot nor probe, failures counted: a success clears them."""
 
 
-def admission(reply: Reply, slots_key: str, member: str) -> Ticket | Refusal:
-    """An admit reply as a ticket (its lease on `member` of `slots_key` when it took a slot)
-    or a refusal."""
+def admission(reply: Reply, slots_key: str, member: str, rpm_key: str = "") -> Ticket | Refusal:
+    """An admit reply as a ticket (its lease on `member`: of `slots_key` when it took a slot,
+    of `rpm_key` when it was admitted under an rpm limit) or a refusal."""
     code = reply[0]
     if code:
         return Refusal(_REASONS[code], float(reply[1]))
     slot, probe, clean = reply[1], reply[2], reply[3] == 1
-    if slot:
-        return Ticket(True, probe == 1, Lease(slots_key, member, clean))
+    admitted = reply[4] if len(reply) > 4 else b""
+    if slot or admitted:
+        lease = Lease(
+            slots_key if slot else None,
+            member,
+            clean,
+            rpm_key if admitted else None,
+            float(admitted) if admitted else 0.0,
+        )
+        return Ticket(slot == 1, probe == 1, lease)
     if probe:
         return Ticket(False, True, DIRTY)
     return CLEAN_TICKET if clean else DIRTY_TICKET

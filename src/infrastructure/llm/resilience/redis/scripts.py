@@ -9,8 +9,9 @@ Records (see `keys.py` for where each lives):
                   p (probes out), r (recovery time, for operators); absent = closed, no failures
   cooldown  string: the time the instance may take calls again (expires then)
   slots     sorted set: one member a lease, scored by its expiry
-  rpm       sorted set: one member an admission, scored by its time; members older than the
-                  60-second window are trimmed by the next admit (expires 61 s after the last)
+  rpm       sorted set: one member an admission, scored by its time, then moved to the time
+                  its call was answered; members older than the 60-second window are trimmed
+                  by the next admit (expires 61 s after the last)
   health    hash  h (1 healthy, 0 not), f (consecutive failures), since
 """
 
@@ -38,10 +39,20 @@ ADMIT = (
     + """
 -- KEYS: cooldown, breaker[, slots, rpm]
 -- ARGV: half_open_requests, recovery_time, concurrency (0: none), rpm (0: none), member (of
---       the slot's lease and of the rpm admission: unique), lease_time, members this process
---       released since (given back first)
--- Reply: {0, slot, probe, clean} or {reason (1 cooling down, 2 open, 3 full), wait}
-if #ARGV > 6 then redis.call('ZREM', KEYS[3], unpack(ARGV, 7)) end
+--       the slot's lease and of the rpm admission: unique), lease_time[, n, then n pairs of
+--       an rpm admission of this process and the time its call was answered (moved there
+--       first, if still in the set), then members this process released since (given back
+--       first)]
+-- Reply: {0, slot, probe, clean, admitted at ('' without an rpm admission)} or
+--        {reason (1 cooling down, 2 open, 3 full), wait}
+if #ARGV > 6 then
+  local moved = tonumber(ARGV[7])
+  if moved > 0 then
+    for i = 8, 7 + 2 * moved, 2 do redis.call('ZADD', KEYS[4], 'XX', ARGV[i + 1], ARGV[i]) end
+    redis.call('PEXPIRE', KEYS[4], 61000)
+  end
+  if #ARGV > 7 + 2 * moved then redis.call('ZREM', KEYS[3], unpack(ARGV, 8 + 2 * moved)) end
+end
 local cooling = tonumber(redis.call('GET', KEYS[1]))
 if cooling and cooling > now then return {1, fmt(cooling - now)} end
 local s, f, o, p = read_breaker(KEYS[2])
@@ -66,6 +77,7 @@ if concurrency > 0 then
   if redis.call('ZCARD', KEYS[3]) >= concurrency then return {3, '0'} end
 end
 local rpm = tonumber(ARGV[4])
+local admitted = ''
 if rpm > 0 then
   -- at most rpm admissions in the trailing 60 s (limits.RPM_WINDOW); a refusal waits until
   -- the oldest leaves the window
@@ -76,6 +88,7 @@ if rpm > 0 then
   end
   redis.call('ZADD', KEYS[4], fmt(now), ARGV[5])
   redis.call('PEXPIRE', KEYS[4], 61000)
+  admitted = fmt(now)
 end
 local slot = 0
 if concurrency > 0 then
@@ -85,7 +98,7 @@ if concurrency > 0 then
   slot = 1
 end
 if probe == 1 then write_breaker(KEYS[2], s, f, o, p, ARGV[2]) end
-return {0, slot, probe, clean}
+return {0, slot, probe, clean, admitted}
 """
 )
 

@@ -126,6 +126,7 @@ class RedisState:
     def settle(
         self, gate: Gate, ticket: Ticket, verdict: Verdict, now: float, cooldown: float = 0.0
     ) -> Transition | None:
+        self._answered(ticket, verdict)
         if self._settled_locally(ticket):
             return self._local.settle(gate, ticket, verdict, now, cooldown)
         call = self._settle_call(gate, ticket, verdict, cooldown)
@@ -155,6 +156,7 @@ class RedisState:
     async def asettle(
         self, gate: Gate, ticket: Ticket, verdict: Verdict, now: float, cooldown: float = 0.0
     ) -> Transition | None:
+        self._answered(ticket, verdict)
         if self._settled_locally(ticket):
             return self._local.settle(gate, ticket, verdict, now, cooldown)
         call = self._settle_call(gate, ticket, verdict, cooldown)
@@ -166,6 +168,18 @@ class RedisState:
             self._outage.lost(exc)
             return None
         return transition(reply)
+
+    def _answered(self, ticket: Ticket, verdict: Verdict) -> None:
+        """A call admitted under an rpm limit was answered, failed or gave up (a stream: its
+        first chunk came): its admission moves to now (`LeaseKeeper.answered`)."""
+        lease = ticket.lease
+        if (
+            lease is not None
+            and lease.rpm_key  # type: ignore[attr-defined]
+            and verdict is not Verdict.STREAM_ENDED
+            and self._outage.shared
+        ):
+            self._leases.answered(lease)  # type: ignore[arg-type]
 
     def _settled_locally(self, ticket: Ticket) -> bool:
         """A ticket the local fallback issued (no lease; one with a slot or probe, or any while
@@ -186,7 +200,10 @@ class RedisState:
         keys += (slots, self._keys.rpm(limits.key))
         concurrency = limits.concurrency_limit or 0
         rpm = limits.rpm_limit or 0
-        member = self._leases.new_member() if concurrency or rpm else ""
+        if not concurrency and not rpm:
+            return keys, [policy.half_open_requests, policy.recovery_time, 0, 0, "", 0], ""
+        member = self._leases.new_member()
+        moves = self._leases.take_rescores(keys[3]) if rpm else []
         args = [
             policy.half_open_requests,
             policy.recovery_time,
@@ -194,14 +211,16 @@ class RedisState:
             rpm,
             member,
             self._leases.lease_time,
+            len(moves) // 2,
+            *moves,
         ]
-        if not concurrency:
-            return keys, args, ""
-        args += self._leases.take_pending(slots)
+        if concurrency:
+            args += self._leases.take_pending(slots)
         return keys, args, member
 
     def _admitted(self, reply: Reply, keys: list[str], member: str) -> Ticket | Refusal:
-        answer = admission(reply, keys[2] if member else "", member)
+        slots, rpm = (keys[2], keys[3]) if member else ("", "")
+        answer = admission(reply, slots, member, rpm)
         if type(answer) is Ticket and answer.slot:
             self._leases.hold(answer.lease)  # type: ignore[arg-type]
         return answer
@@ -210,9 +229,11 @@ class RedisState:
         self, keys: list[str], args: list[Any], member: str, exc: BaseException | None
     ) -> None:
         """An admit that got no reply (`exc`, or None when cancelled): the slot it may have
-        taken and the releases it carried go back in the background."""
+        taken and the releases and rpm moves it carried go out again in the background."""
         if member:
-            self._leases.give_back(keys[2], [member, *args[6:]])
+            moved = 2 * args[6]
+            self._leases.answer_again(keys[3], args[7 : 7 + moved])
+            self._leases.give_back(keys[2], [member, *args[7 + moved :]])
         if exc is not None:
             self._outage.lost(exc)
 
@@ -394,7 +415,8 @@ class RedisState:
                 self._outage.lost(exc)
 
     def flush(self) -> None:
-        """Send the slots given back and not sent yet, and wait until they are."""
+        """Send the slots given back and the rpm admissions moved and not sent yet, and wait
+        until they are."""
         self._leases.flush()
 
     async def aclose_loop(self) -> None:
