@@ -201,7 +201,7 @@ def answered_after(state: RedisState, g: Gate, seconds: float) -> tuple[str, flo
     admission (its lease's clock moved back instead of waiting); its member and admission."""
     admitted = ticket(state.admit(g, 0.0))
     lease = admitted.lease
-    lease.admitted_mono -= seconds  # type: ignore[union-attr]
+    lease.asked_mono -= seconds  # type: ignore[union-attr]
     state.settle(g, admitted, Verdict.ANSWERED, 0.0)
     return lease.member, lease.admitted_at  # type: ignore[union-attr, return-value]
 

@@ -160,9 +160,7 @@ def test_an_admit_may_carry_the_releases_of_its_limits(
 
 def rpm_lease(member: str, admitted_at: float, took: float) -> Lease:
     """The lease of an rpm admission whose call was answered `took` seconds after it."""
-    lease = Lease(None, member, True, "r:a", admitted_at)
-    lease.admitted_mono -= took
-    return lease
+    return Lease(None, member, True, "r:a", admitted_at, time.monotonic() - took)
 
 
 def test_an_answered_rpm_admission_moves_to_its_answer(

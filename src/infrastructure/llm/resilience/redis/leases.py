@@ -35,9 +35,10 @@ class Lease:
     `member` there; `key` None when it holds none), whether the breaker was closed with no
     failures when it was admitted (then a success has nothing to write), and its rpm
     admission, if any: the rpm set `rpm_key` holds `member` scored by `admitted_at` (server
-    time), and `admitted_mono` is this process's monotonic clock when the reply came."""
+    time); `asked_mono` is this process's monotonic clock when it sent the admit, before the
+    server read its clock."""
 
-    __slots__ = ("__weakref__", "admitted_at", "admitted_mono", "clean", "key", "member", "rpm_key")
+    __slots__ = ("__weakref__", "admitted_at", "asked_mono", "clean", "key", "member", "rpm_key")
 
     def __init__(
         self,
@@ -46,13 +47,14 @@ class Lease:
         clean: bool,
         rpm_key: str | None = None,
         admitted_at: float = 0.0,
+        asked_mono: float = 0.0,
     ) -> None:
         self.key = key
         self.member = member
         self.clean = clean
         self.rpm_key = rpm_key
         self.admitted_at = admitted_at
-        self.admitted_mono = time.monotonic() if rpm_key else 0.0
+        self.asked_mono = asked_mono
 
 
 CLEAN = Lease(None, None, True)
@@ -128,8 +130,10 @@ class LeaseKeeper:
         """`lease`'s call was answered (or failed, or its stream opened): move its rpm
         admission to now, in server time, soon. The request reached the server between its
         admission and now, so an admission that leaves the 60-s window only 60 s after its
-        answer keeps the server's own count of any 60 s within the limit too."""
-        score = lease.admitted_at + (time.monotonic() - lease.admitted_mono)
+        answer keeps the server's own count of any 60 s within the limit too. Now is counted
+        from when the admit was sent, which is never after the server admitted it, so the
+        move never falls short of the answer (it may overshoot by the admit's round trip)."""
+        score = lease.admitted_at + (time.monotonic() - lease.asked_mono)
         with self._wake:
             self._rescores.setdefault(lease.rpm_key, {})[lease.member] = f"{score:.6f}"  # type: ignore[index]
             self._wake.notify()

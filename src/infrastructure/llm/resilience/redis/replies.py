@@ -34,9 +34,12 @@ DIRTY_TICKET = Ticket(False, False, DIRTY)
 """Neither slot nor probe, failures counted: a success clears them."""
 
 
-def admission(reply: Reply, slots_key: str, member: str, rpm_key: str = "") -> Ticket | Refusal:
+def admission(
+    reply: Reply, slots_key: str, member: str, rpm_key: str = "", asked_mono: float = 0.0
+) -> Ticket | Refusal:
     """An admit reply as a ticket (its lease on `member`: of `slots_key` when it took a slot,
-    of `rpm_key` when it was admitted under an rpm limit) or a refusal."""
+    of `rpm_key` when it was admitted under an rpm limit, the admit sent at `asked_mono`) or a
+    refusal."""
     code = reply[0]
     if code:
         return Refusal(_REASONS[code], float(reply[1]))
@@ -49,6 +52,7 @@ def admission(reply: Reply, slots_key: str, member: str, rpm_key: str = "") -> T
             clean,
             rpm_key if admitted else None,
             float(admitted) if admitted else 0.0,
+            asked_mono,
         )
         return Ticket(slot == 1, probe == 1, lease)
     if probe:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -115,12 +116,13 @@ class RedisState:
     def admit(self, gate: Gate, now: float) -> Ticket | Refusal:
         if self._outage.shared:
             keys, args, member = self._admit_call(gate)
+            asked = time.monotonic()
             try:
                 reply = self._scripts.admit(keys, args)
             except REDIS_ERRORS as exc:
                 self._admit_failed(keys, args, member, exc)
             else:
-                return self._admitted(reply, keys, member)
+                return self._admitted(reply, keys, member, asked)
         return self._local.admit(gate, now)
 
     def settle(
@@ -142,6 +144,7 @@ class RedisState:
     async def aadmit(self, gate: Gate, now: float) -> Ticket | Refusal:
         if self._outage.shared:
             keys, args, member = self._admit_call(gate)
+            asked = time.monotonic()
             try:
                 reply = await self._loops.scripts().admit(keys, args)
             except REDIS_ERRORS as exc:
@@ -150,7 +153,7 @@ class RedisState:
                 self._admit_failed(keys, args, member, None)
                 raise
             else:
-                return self._admitted(reply, keys, member)
+                return self._admitted(reply, keys, member, asked)
         return self._local.admit(gate, now)
 
     async def asettle(
@@ -218,9 +221,11 @@ class RedisState:
             args += self._leases.take_pending(slots)
         return keys, args, member
 
-    def _admitted(self, reply: Reply, keys: list[str], member: str) -> Ticket | Refusal:
+    def _admitted(
+        self, reply: Reply, keys: list[str], member: str, asked: float
+    ) -> Ticket | Refusal:
         slots, rpm = (keys[2], keys[3]) if member else ("", "")
-        answer = admission(reply, slots, member, rpm)
+        answer = admission(reply, slots, member, rpm, asked)
         if type(answer) is Ticket and answer.slot:
             self._leases.hold(answer.lease)  # type: ignore[arg-type]
         return answer
