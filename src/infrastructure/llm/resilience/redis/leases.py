@@ -121,8 +121,10 @@ class LeaseKeeper:
     def give_back(self, key: str, members: list[str]) -> None:
         """Remove `members` from the slots set `key` soon (those not there are ignored)."""
         with self._wake:
+            idle = self._idle()
             self._pending.setdefault(key, []).extend(members)
-            self._wake.notify()
+            if idle:
+                self._wake.notify()
         if self._thread is None:
             self._start_thread()
 
@@ -135,8 +137,10 @@ class LeaseKeeper:
         move never falls short of the answer (it may overshoot by the admit's round trip)."""
         score = lease.admitted_at + (time.monotonic() - lease.asked_mono)
         with self._wake:
+            idle = self._idle()
             self._rescores.setdefault(lease.rpm_key, {})[lease.member] = f"{score:.6f}"  # type: ignore[index]
-            self._wake.notify()
+            if idle:
+                self._wake.notify()
         if self._thread is None:
             self._start_thread()
 
@@ -159,6 +163,12 @@ class LeaseKeeper:
             for member, score in zip(pairs[::2], pairs[1::2], strict=True):
                 waiting.setdefault(member, score)
             self._wake.notify()
+
+    def _idle(self) -> bool:
+        """Under the lock: nothing is waiting to be sent, so the thread sleeps until told.
+        (Once something waits, the thread is up, giving an admit `RELEASE_DELAY` to take it:
+        telling it again would only wake it once more a call.)"""
+        return not self._pending and not self._rescores
 
     def release_one(self, key: str) -> bool:
         """Give back one lease this process holds in the slots set `key`; False if none."""
@@ -210,7 +220,7 @@ class LeaseKeeper:
         next_renewal = time.monotonic() + interval
         while True:
             with self._wake:
-                while not self._pending and not self._rescores and not self._closed:
+                while self._idle() and not self._closed:
                     left = next_renewal - time.monotonic()
                     if left <= 0.0:
                         break
