@@ -13,15 +13,25 @@ from typing import Any, NoReturn
 
 import pytest
 
+_MOVE = "unit tests use no sockets and no subprocesses; move this test to tests/integration_tests"
+
 
 class UnitTierIOError(RuntimeError):
-    """A unit test tried to open a connection, listen, or start a process."""
+    """A unit test tried to open a connection or listen."""
+
+
+class UnitTierProcessError(PermissionError):
+    """A unit test tried to start a process. An OSError, as a missing program would be, so
+    libraries that probe for a tool and do without it (matplotlib asks `fc-list` for system
+    fonts when it has no font cache yet) carry on without it."""
 
 
 def _refuse(*args: Any, **kwargs: Any) -> NoReturn:
-    raise UnitTierIOError(
-        "unit tests use no sockets and no subprocesses; move this test to tests/integration_tests"
-    )
+    raise UnitTierIOError(_MOVE)
+
+
+def _refuse_process(*args: Any, **kwargs: Any) -> NoReturn:
+    raise UnitTierProcessError(_MOVE)
 
 
 @pytest.fixture(autouse=True)
@@ -32,5 +42,5 @@ def no_sockets_or_subprocesses(monkeypatch: pytest.MonkeyPatch) -> Iterator[None
     """
     for method in ("connect", "connect_ex", "bind", "listen"):
         monkeypatch.setattr(socket.socket, method, _refuse)
-    monkeypatch.setattr(subprocess.Popen, "__init__", _refuse)
+    monkeypatch.setattr(subprocess.Popen, "__init__", _refuse_process)
     yield
