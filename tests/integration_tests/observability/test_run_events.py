@@ -13,8 +13,10 @@ from uuid import UUID, uuid4
 import langsmith
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.runnables import RunnableConfig
+from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langchain_core.tracers.langchain import LangChainTracer
+from langgraph.graph import START, MessagesState, StateGraph
 
 from infrastructure.llm import LLMWrapperFactory
 from infrastructure.llm.wrappers.run_events import FALLBACK_EVENT
@@ -81,6 +83,67 @@ def call_routed(tmp_path: Path, start_sim: StartSim, mode: str, config: Runnable
                     pass
 
             asyncio.run(consume())
+
+
+def call_streamed_by_langchain(
+    tmp_path: Path, start_sim: StartSim, mode: str, config: RunnableConfig
+) -> list[Any]:
+    """The same call made inside a graph or chain that LangChain streams: a LangGraph node
+    invoking the model under `stream_mode="messages"` (sync and async), or a chain invoking
+    it under `astream_events`; what the stream yielded."""
+    models = {
+        "bad": openai_model(start_sim("error_rate:1.0").base_url),
+        "good": openai_model(start_sim("healthy").base_url),
+    }
+    groups = {
+        "g": {"echelon1": {"models": ["bad"], "max_retries": 0}, "echelon2": {"models": ["good"]}}
+    }
+    directory = write_config(tmp_path / "llms", models, groups)
+    with LLMWrapperFactory.from_config_dir(directory) as factory:
+        llm = factory.get_wrapper("g_wrapper")
+        if mode == "astream_events":
+            chain = RunnableLambda(lambda text: llm.invoke(text))
+
+            async def events() -> list[Any]:
+                return [e async for e in chain.astream_events("hi", config, version="v2")]
+
+            return asyncio.run(events())
+
+        def node(state: MessagesState) -> dict[str, Any]:
+            return {"messages": [llm.invoke(state["messages"])]}
+
+        async def anode(state: MessagesState) -> dict[str, Any]:
+            return {"messages": [await llm.ainvoke(state["messages"])]}
+
+        builder = StateGraph(MessagesState)
+        builder.add_node("llm", anode if mode == "graph_async" else node)
+        builder.add_edge(START, "llm")
+        graph = builder.compile()
+        given = {"messages": [HumanMessage("hi")]}
+        if mode == "graph":
+            return list(graph.stream(given, config, stream_mode="messages"))
+
+        async def chunks() -> list[Any]:
+            return [c async for c in graph.astream(given, config, stream_mode="messages")]
+
+        return asyncio.run(chunks())
+
+
+@pytest.mark.parametrize("mode", ["graph", "graph_async", "astream_events"])
+def test_an_invoke_that_langchain_streams_reports_its_hops_too(
+    tmp_path: Path, start_sim: StartSim, mode: str
+) -> None:
+    trace = Trace()
+    streamed = call_streamed_by_langchain(
+        tmp_path, start_sim, mode, RunnableConfig(callbacks=[trace])
+    )
+    run_id = the_hop_on_the_run(trace)
+    if mode == "astream_events":
+        [event] = [e for e in streamed if e["event"] == "on_custom_event"]
+        assert (event["name"], event["run_id"]) == (FALLBACK_EVENT, str(run_id))
+    else:  # the tokens still come through once each
+        text = "".join(str(chunk.content) for chunk, _ in streamed)
+        assert text == "Simulated reply to: hi"
 
 
 def the_hop_on_the_run(trace: Trace) -> UUID:

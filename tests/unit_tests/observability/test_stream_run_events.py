@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from langchain_core.caches import InMemoryCache
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
@@ -181,3 +182,39 @@ def test_a_stream_langchain_answers_by_invoking_reports_its_hop_once(
     trace = Trace()
     call(llm, mode, RunnableConfig(callbacks=[trace]))
     the_hop_on_the_run(trace)
+
+
+class StreamingTrace(Trace):
+    """A handler that wants tokens (what LangGraph's `stream_mode="messages"` attaches): with
+    it, LangChain answers an invoke by streaming the model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokens: list[str] = []
+
+    def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
+        self.tokens.append(token)
+
+    def tap_output_aiter(self, run_id: UUID, output: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        return output
+
+    def tap_output_iter(self, run_id: UUID, output: Iterator[Any]) -> Iterator[Any]:
+        return output
+
+
+@pytest.mark.parametrize("mode", ["invoke", "ainvoke"])
+def test_an_invoke_langchain_streams_reports_its_hop_once(manager_for: Any, mode: str) -> None:
+    llm = down_first(manager_for)
+    trace = StreamingTrace()
+    assert call(llm, mode, RunnableConfig(callbacks=[trace])) == "Mock reply to: hi"
+    the_hop_on_the_run(trace)
+    assert "".join(trace.tokens) == "Mock reply to: hi"  # it was streamed
+
+
+def test_langchains_own_cache_keys_streamed_invokes_without_the_run(manager_for: Any) -> None:
+    llm = down_first(manager_for)
+    llm.cache = InMemoryCache()
+    for _ in range(2):
+        trace = StreamingTrace()
+        assert call(llm, "invoke", RunnableConfig(callbacks=[trace])) == "Mock reply to: hi"
+    assert trace.events == []  # the second call was LangChain's cache hit: nothing routed

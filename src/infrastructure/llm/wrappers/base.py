@@ -21,6 +21,7 @@ from langchain_core.language_models.base import LangSmithParams
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables.config import var_child_runnable_config
 from langchain_core.tools import BaseTool
 from pydantic import ConfigDict
 
@@ -132,6 +133,11 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         kwargs.pop(RUN_ARGUMENT, None)
         return {**self._identifying_params, "_type": self._llm_type, "stop": stop, **kwargs}
 
+    def _get_llm_string(self, stop: list[str] | None = None, **kwargs: Any) -> str:
+        """LangChain's LLM-cache key, without a streamed call's run handle."""
+        kwargs.pop(RUN_ARGUMENT, None)
+        return super()._get_llm_string(stop=stop, **kwargs)
+
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = LangSmithParams(
             ls_provider="llm_wrappers",
@@ -237,6 +243,8 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        run_manager = kwargs.pop(RUN_ARGUMENT, None) or run_manager
+
         def attempt(member: Member) -> ChatResult:
             request = _request_kwargs(member, kwargs)
             return member.instance.chat_model._generate(messages, stop=stop, **request)
@@ -269,6 +277,8 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        run_manager = kwargs.pop(RUN_ARGUMENT, None) or run_manager
+
         async def attempt(member: Member) -> ChatResult:
             request = _request_kwargs(member, kwargs)
             return await member.instance.models.agenerate(messages, stop, **request)
@@ -306,7 +316,33 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         router.stats.record(record, ok=True, latency=metadata["latency_ms"] / 1000, usage=usage)
         return result
 
-    # -- stream -------------------------------------------------------------------------------
+    # -- the run of a streamed call ------------------------------------------------------------
+
+    def invoke(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AIMessage:
+        """LangChain's `invoke`; when LangChain will stream it (a streaming handler such as
+        LangGraph's `stream_mode="messages"` is attached), its `_stream` gets the run's
+        manager, as `stream`'s does."""
+        config = self._invoke_config(config, stop, kwargs, asynchronous=False)
+        return super().invoke(input, config, stop=stop, **kwargs)
+
+    async def ainvoke(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AIMessage:
+        """Async twin of `invoke`."""
+        config = self._invoke_config(config, stop, kwargs, asynchronous=True)
+        return await super().ainvoke(input, config, stop=stop, **kwargs)
 
     def stream(
         self,
@@ -317,7 +353,8 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         **kwargs: Any,
     ) -> Iterator[AIMessageChunk]:
         """LangChain's `stream`, whose `_stream` gets the run's manager (see `run_events`)."""
-        config = self._stream_config(config, stop, kwargs, asynchronous=False)
+        streams = self._should_stream(async_api=False, **{**kwargs, "stream": True})
+        config = self._streamed_run(config, stop, kwargs, streams, asynchronous=False)
         yield from super().stream(input, config, stop=stop, **kwargs)
 
     async def astream(
@@ -329,12 +366,13 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         **kwargs: Any,
     ) -> AsyncIterator[AIMessageChunk]:
         """Async twin of `stream`."""
-        config = self._stream_config(config, stop, kwargs, asynchronous=True)
+        streams = self._should_stream(async_api=True, **{**kwargs, "stream": True})
+        config = self._streamed_run(config, stop, kwargs, streams, asynchronous=True)
         async with aclosing(super().astream(input, config, stop=stop, **kwargs)) as chunks:
             async for chunk in chunks:
                 yield chunk
 
-    def _stream_config(
+    def _invoke_config(
         self,
         config: RunnableConfig | None,
         stop: list[str] | None,
@@ -342,9 +380,35 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         *,
         asynchronous: bool,
     ) -> RunnableConfig | None:
-        """The config to stream with; when LangChain will really stream, its run is made
-        here and its manager put in `kwargs` for `_stream`."""
-        if not self._should_stream(async_api=asynchronous, **{**kwargs, "stream": True}):
+        """The config to invoke with: LangChain's own check says whether it will stream the
+        call (asked only when a handler is attached, or `stream` is passed: otherwise it will
+        not). The call's callbacks are its config's, else those of the runnable it runs in,
+        as `ensure_config` finds them."""
+        callbacks = config.get("callbacks") if config else None
+        if callbacks is None:
+            outer = var_child_runnable_config.get()
+            callbacks = outer.get("callbacks") if outer else None
+        handlers = [*_handlers(callbacks), *_handlers(self.callbacks)]
+        if not handlers and not kwargs.get("stream"):
+            return config
+        streams = self._should_stream(
+            async_api=asynchronous, run_manager=_Handlers(handlers), **kwargs
+        )
+        return self._streamed_run(config, stop, kwargs, streams, asynchronous=asynchronous)
+
+    def _streamed_run(
+        self,
+        config: RunnableConfig | None,
+        stop: list[str] | None,
+        kwargs: dict[str, Any],
+        streams: bool,
+        *,
+        asynchronous: bool,
+    ) -> RunnableConfig | None:
+        """The config to call LangChain with; when it `streams` the call (and so calls
+        `_stream` without the run), the run is made here and its manager put in `kwargs`
+        for `_stream`."""
+        if not streams:
             return config
         ls_params = self._get_ls_params_with_defaults(stop=stop, **kwargs)
         streamed, run = stream_run(self, config, ls_params, asynchronous=asynchronous)
@@ -609,6 +673,23 @@ class BaseLLMWrapper(BaseChatModel, ABC):
 def _add_generation_info(generation: ChatGeneration, metadata: dict[str, Any]) -> None:
     """Put the routing facts where a trace shows the run's outputs, too."""
     generation.generation_info = {**(generation.generation_info or {}), "routing": metadata}
+
+
+class _Handlers:
+    """What `_should_stream` reads of a run manager, its handlers, for a call whose run has
+    not started yet."""
+
+    __slots__ = ("handlers",)
+
+    def __init__(self, handlers: list[Any]) -> None:
+        self.handlers = handlers
+
+
+def _handlers(callbacks: Any) -> list[Any]:
+    """The handlers in a `callbacks` value: None, a list of handlers, or a manager."""
+    if callbacks is None:
+        return []
+    return list(getattr(callbacks, "handlers", callbacks))
 
 
 def _milliseconds_since(started: float) -> float:

@@ -6,11 +6,14 @@ The routing facts themselves travel as the answer's `generation_info["routing"]`
 appear in the run's outputs as well as in `response_metadata`.
 
 An invoke hands `_generate` its run manager. LangChain's `stream()`/`astream()` call
-`_stream`/`_astream` without one, so the wrapper's `stream`/`astream` fix the run beforehand
-(`stream_run`): they configure the run's callback manager from the call's config, give it to
-LangChain as the config's callbacks (so LangChain's own configure copies it and adds no handler
-twice: an env `LangChainTracer` is found there, not made again) with the run's id, and hand
-`_stream` a run manager for that run under `RUN_ARGUMENT`. Hops go out by one rule either way.
+`_stream`/`_astream` without one, and so does an invoke LangChain streams because a streaming
+handler is attached (LangGraph's `stream_mode="messages"`, `astream_events`); so the wrapper's
+`stream`/`astream`, and its `invoke`/`ainvoke` when LangChain will stream them, fix the run
+beforehand (`stream_run`): they configure the run's callback manager from the call's config,
+give it to LangChain as the config's callbacks (so LangChain's own configure copies it and
+adds no handler twice: an env `LangChainTracer` is found there, not made again) with the run's
+id, and hand `_stream` a run manager for that run under `RUN_ARGUMENT`. Hops go out by one
+rule either way.
 """
 
 from __future__ import annotations
