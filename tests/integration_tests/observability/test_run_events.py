@@ -58,8 +58,8 @@ class Trace(BaseCallbackHandler):
 MODES = ["invoke", "ainvoke", "stream", "astream"]
 
 
-def call_routed(tmp_path: Path, start_sim: StartSim, mode: str, config: RunnableConfig) -> None:
-    """One call by `mode` to a group whose first echelon answers 500 and whose second answers."""
+def fallback_config(tmp_path: Path, start_sim: StartSim) -> Path:
+    """A group whose first echelon answers 500 and whose second answers."""
     models = {
         "bad": openai_model(start_sim("error_rate:1.0").base_url),
         "good": openai_model(start_sim("healthy").base_url),
@@ -67,7 +67,12 @@ def call_routed(tmp_path: Path, start_sim: StartSim, mode: str, config: Runnable
     groups = {
         "g": {"echelon1": {"models": ["bad"], "max_retries": 0}, "echelon2": {"models": ["good"]}}
     }
-    directory = write_config(tmp_path / "llms", models, groups)
+    return write_config(tmp_path / "llms", models, groups)
+
+
+def call_routed(tmp_path: Path, start_sim: StartSim, mode: str, config: RunnableConfig) -> None:
+    """One call by `mode` to a group whose first echelon answers 500 and whose second answers."""
+    directory = fallback_config(tmp_path, start_sim)
     with LLMWrapperFactory.from_config_dir(directory) as factory:
         llm = factory.get_wrapper("g_wrapper")
         if mode == "invoke":
@@ -91,14 +96,7 @@ def call_streamed_by_langchain(
     """The same call made inside a graph or chain that LangChain streams: a LangGraph node
     invoking the model under `stream_mode="messages"` (sync and async), or a chain invoking
     it under `astream_events`; what the stream yielded."""
-    models = {
-        "bad": openai_model(start_sim("error_rate:1.0").base_url),
-        "good": openai_model(start_sim("healthy").base_url),
-    }
-    groups = {
-        "g": {"echelon1": {"models": ["bad"], "max_retries": 0}, "echelon2": {"models": ["good"]}}
-    }
-    directory = write_config(tmp_path / "llms", models, groups)
+    directory = fallback_config(tmp_path, start_sim)
     with LLMWrapperFactory.from_config_dir(directory) as factory:
         llm = factory.get_wrapper("g_wrapper")
         if mode == "astream_events":

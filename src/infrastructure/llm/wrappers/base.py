@@ -113,6 +113,13 @@ class BaseLLMWrapper(BaseChatModel, ABC):
     def routed_instances(self) -> list[Instance]:
         """Every instance a call through this wrapper may reach."""
 
+    def _call_arguments(
+        self, config: RunnableConfig | None, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A call's keyword arguments, with what the routing reads from its config added
+        (pools placing calls by session add the session id); taken out again by `_affinity`."""
+        return kwargs
+
     def _affinity(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> str | None:
         """The call's affinity key, for wrappers whose routing places calls by one; takes
         out of `kwargs` what only the routing reads."""
@@ -329,6 +336,7 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         """LangChain's `invoke`; when LangChain will stream it (a streaming handler such as
         LangGraph's `stream_mode="messages"` is attached), its `_stream` gets the run's
         manager, as `stream`'s does."""
+        kwargs = self._call_arguments(config, kwargs)
         config = self._invoke_config(config, stop, kwargs, asynchronous=False)
         return super().invoke(input, config, stop=stop, **kwargs)
 
@@ -341,6 +349,7 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         **kwargs: Any,
     ) -> AIMessage:
         """Async twin of `invoke`."""
+        kwargs = self._call_arguments(config, kwargs)
         config = self._invoke_config(config, stop, kwargs, asynchronous=True)
         return await super().ainvoke(input, config, stop=stop, **kwargs)
 
@@ -353,6 +362,7 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         **kwargs: Any,
     ) -> Iterator[AIMessageChunk]:
         """LangChain's `stream`, whose `_stream` gets the run's manager (see `run_events`)."""
+        kwargs = self._call_arguments(config, kwargs)
         streams = self._should_stream(async_api=False, **{**kwargs, "stream": True})
         config = self._streamed_run(config, stop, kwargs, streams, asynchronous=False)
         yield from super().stream(input, config, stop=stop, **kwargs)
@@ -366,6 +376,7 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         **kwargs: Any,
     ) -> AsyncIterator[AIMessageChunk]:
         """Async twin of `stream`."""
+        kwargs = self._call_arguments(config, kwargs)
         streams = self._should_stream(async_api=True, **{**kwargs, "stream": True})
         config = self._streamed_run(config, stop, kwargs, streams, asynchronous=True)
         async with aclosing(super().astream(input, config, stop=stop, **kwargs)) as chunks:

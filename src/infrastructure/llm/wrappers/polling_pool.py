@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
-from langchain_core.language_models import LanguageModelInput
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig, ensure_config
 from langchain_core.utils import from_env
 from pydantic import Field, PrivateAttr, model_validator
@@ -130,7 +128,7 @@ class PollingPoolWrapper(BaseLLMWrapper):
             return None
         return affinity_key(messages, session, prefix_chars)
 
-    def _with_session(
+    def _call_arguments(
         self, config: RunnableConfig | None, kwargs: dict[str, Any]
     ) -> dict[str, Any]:
         """`kwargs` with the call's session id added for `_affinity` (prefix_affinity pools);
@@ -139,46 +137,6 @@ class PollingPoolWrapper(BaseLLMWrapper):
             return kwargs
         session = session_id(ensure_config(config))
         return kwargs if session is None else {**kwargs, SESSION_ARGUMENT: session}
-
-    def invoke(
-        self,
-        input: LanguageModelInput,
-        config: RunnableConfig | None = None,
-        *,
-        stop: list[str] | None = None,
-        **kwargs: Any,
-    ) -> AIMessage:
-        return super().invoke(input, config, stop=stop, **self._with_session(config, kwargs))
-
-    async def ainvoke(
-        self,
-        input: LanguageModelInput,
-        config: RunnableConfig | None = None,
-        *,
-        stop: list[str] | None = None,
-        **kwargs: Any,
-    ) -> AIMessage:
-        return await super().ainvoke(input, config, stop=stop, **self._with_session(config, kwargs))
-
-    def stream(
-        self,
-        input: LanguageModelInput,
-        config: RunnableConfig | None = None,
-        *,
-        stop: list[str] | None = None,
-        **kwargs: Any,
-    ) -> Iterator[AIMessageChunk]:
-        return super().stream(input, config, stop=stop, **self._with_session(config, kwargs))
-
-    def astream(
-        self,
-        input: LanguageModelInput,
-        config: RunnableConfig | None = None,
-        *,
-        stop: list[str] | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[AIMessageChunk]:
-        return super().astream(input, config, stop=stop, **self._with_session(config, kwargs))
 
     def start_health_checks(self) -> None:
         """Check this pool's instances in the background every `health_check_interval`."""
