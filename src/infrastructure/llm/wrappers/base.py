@@ -336,8 +336,7 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         """LangChain's `invoke`; when LangChain will stream it (a streaming handler such as
         LangGraph's `stream_mode="messages"` is attached), its `_stream` gets the run's
         manager, as `stream`'s does."""
-        kwargs = self._call_arguments(config, kwargs)
-        config = self._invoke_config(config, stop, kwargs, asynchronous=False)
+        config, kwargs = self._invoke_setup(config, stop, kwargs, asynchronous=False)
         return super().invoke(input, config, stop=stop, **kwargs)
 
     async def ainvoke(
@@ -349,8 +348,7 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         **kwargs: Any,
     ) -> AIMessage:
         """Async twin of `invoke`."""
-        kwargs = self._call_arguments(config, kwargs)
-        config = self._invoke_config(config, stop, kwargs, asynchronous=True)
+        config, kwargs = self._invoke_setup(config, stop, kwargs, asynchronous=True)
         return await super().ainvoke(input, config, stop=stop, **kwargs)
 
     def stream(
@@ -362,9 +360,7 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         **kwargs: Any,
     ) -> Iterator[AIMessageChunk]:
         """LangChain's `stream`, whose `_stream` gets the run's manager (see `run_events`)."""
-        kwargs = self._call_arguments(config, kwargs)
-        streams = self._should_stream(async_api=False, **{**kwargs, "stream": True})
-        config = self._streamed_run(config, stop, kwargs, streams, asynchronous=False)
+        config, kwargs = self._stream_setup(config, stop, kwargs, asynchronous=False)
         yield from super().stream(input, config, stop=stop, **kwargs)
 
     async def astream(
@@ -376,36 +372,49 @@ class BaseLLMWrapper(BaseChatModel, ABC):
         **kwargs: Any,
     ) -> AsyncIterator[AIMessageChunk]:
         """Async twin of `stream`."""
-        kwargs = self._call_arguments(config, kwargs)
-        streams = self._should_stream(async_api=True, **{**kwargs, "stream": True})
-        config = self._streamed_run(config, stop, kwargs, streams, asynchronous=True)
+        config, kwargs = self._stream_setup(config, stop, kwargs, asynchronous=True)
         async with aclosing(super().astream(input, config, stop=stop, **kwargs)) as chunks:
             async for chunk in chunks:
                 yield chunk
 
-    def _invoke_config(
+    def _stream_setup(
         self,
         config: RunnableConfig | None,
         stop: list[str] | None,
         kwargs: dict[str, Any],
         *,
         asynchronous: bool,
-    ) -> RunnableConfig | None:
-        """The config to invoke with: LangChain's own check says whether it will stream the
-        call (asked only when a handler is attached, or `stream` is passed: otherwise it will
-        not). The call's callbacks are its config's, else those of the runnable it runs in,
-        as `ensure_config` finds them."""
+    ) -> tuple[RunnableConfig | None, dict[str, Any]]:
+        """The config and arguments to stream with (LangChain's `stream` checks whether the
+        model streams as below)."""
+        kwargs = self._call_arguments(config, kwargs)
+        streams = self._should_stream(async_api=asynchronous, **{**kwargs, "stream": True})
+        return self._streamed_run(config, stop, kwargs, streams, asynchronous=asynchronous), kwargs
+
+    def _invoke_setup(
+        self,
+        config: RunnableConfig | None,
+        stop: list[str] | None,
+        kwargs: dict[str, Any],
+        *,
+        asynchronous: bool,
+    ) -> tuple[RunnableConfig | None, dict[str, Any]]:
+        """The config and arguments to invoke with: LangChain's own check says whether it
+        will stream the call (asked only when a handler is attached, or `stream` is passed:
+        otherwise it will not). The call's callbacks are its config's, else those of the
+        runnable it runs in, as `ensure_config` finds them."""
+        kwargs = self._call_arguments(config, kwargs)
         callbacks = config.get("callbacks") if config else None
         if callbacks is None:
             outer = var_child_runnable_config.get()
             callbacks = outer.get("callbacks") if outer else None
         handlers = [*_handlers(callbacks), *_handlers(self.callbacks)]
         if not handlers and not kwargs.get("stream"):
-            return config
+            return config, kwargs
         streams = self._should_stream(
             async_api=asynchronous, run_manager=_Handlers(handlers), **kwargs
         )
-        return self._streamed_run(config, stop, kwargs, streams, asynchronous=asynchronous)
+        return self._streamed_run(config, stop, kwargs, streams, asynchronous=asynchronous), kwargs
 
     def _streamed_run(
         self,
